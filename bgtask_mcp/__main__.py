@@ -1,0 +1,3 @@
+from bgtask_mcp.cli import main
+
+raise SystemExit(main())

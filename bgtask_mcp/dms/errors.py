@@ -1,0 +1,144 @@
+"""Typed DMS failures, each able to say what went wrong and what to do next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DMSError(Exception):
+    """Base of every failure the DMS client raises. ``describe()`` is text a person can act on."""
+
+    retryable = False
+
+    def describe(self) -> str:
+        return str(self)
+
+
+class ConfigurationError(DMSError):
+    """The server is not set up to reach DMS (no credentials, no endpoint...)."""
+
+
+class InvalidArgument(DMSError):
+    """An argument was refused before any request was sent."""
+
+
+class DeadlineExceeded(DMSError):
+    retryable = False
+
+
+class ResponseTooLarge(DMSError):
+    pass
+
+
+class TransportError(DMSError):
+    """The request did not get an HTTP answer (connect, TLS, timeout, reset)."""
+
+    retryable = True
+
+    def __init__(self, what: str, endpoint: str, *, timeout: bool = False) -> None:
+        self.what = what
+        self.endpoint = endpoint
+        self.timeout = timeout
+        super().__init__(what)
+
+    def describe(self) -> str:
+        if self.timeout:
+            hint = "the endpoint did not answer in time; retry, and check the region and network path"
+        else:
+            hint = "check that the endpoint and region are right and reachable (proxy, firewall, DNS, TLS CA)"
+        return f"could not reach DMS at {self.endpoint}: {self.what}. Next step: {hint}"
+
+
+# error code -> next step, from the DMS and API gateway error tables
+_HINTS: dict[str, str] = {
+    "DMS.00400002": "check the project id (32 hex characters, from the console's My Credentials page)",
+    "DMS.10240005": "check the project id (32 hex characters, from the console's My Credentials page)",
+    "DMS.00400030": "check the instance id (a UUID, from the instance's Basic Information page)",
+    "DMS.00400061": "check the instance id (a UUID, from the instance's Basic Information page)",
+    "DMS.00400070": "check the task id (32 hex characters or a job_id UUID)",
+    "DMS.00400017": "another background task of this instance is still running; wait for it to finish",
+    "APIG.0301": "the access key / secret key or token is wrong, or the local clock is off by more than 15 minutes; "
+    "check BGTASK_ACCESS_KEY/BGTASK_SECRET_KEY and the clock. Do not retry blindly: five failures lock the key",
+    "APIG.0303": "the signature was refused; check the credentials and the local clock",
+    "APIG.0307": "the token has expired or was revoked; obtain a new IAM token (or use AK/SK)",
+    "DMS.10240101": "the token is invalid; obtain a new IAM token",
+    "DMS.10240102": "the token has expired; obtain a new IAM token",
+    "DMS.10240103": "no token was sent; configure credentials",
+    "DMS.10240104": "the token belongs to another project; use a token scoped to this project",
+    "DMS.00403002": "the IAM user lacks dms:instance:getBackgroundTask; "
+    "ask an administrator for the DMS ReadOnlyAccess policy",
+    "DMS.00403003": "the account is frozen or restricted; check the account status in the console",
+    "DMS.10240306": "the account is restricted; check the account status in the console",
+    "DMS.10240309": "the account is restricted; check the account status in the console",
+    "DMS.10240312": "the account is restricted; check the account status in the console",
+    "APIG.0302": "access is denied by IAM policy or IP allow-list; check the user's permissions",
+    "DMS.00404022": "the instance does not exist in this project and region; check the instance id, project and region",
+    "DMS.00404001": "the URL does not exist; check the endpoint and region",
+    "DMS.10240406": "the URL does not exist; check the endpoint and region",
+    "APIG.0101": "the API does not exist at this endpoint; check BGTASK_ENDPOINT / BGTASK_REGION",
+    "DMS.10240407": "DMS is throttling requests; wait a few seconds and try again",
+    "APIG.0308": "the API gateway is throttling requests; wait a few seconds and try again",
+    "DMS.00500000": "DMS had an internal error; retry later and report the request id to support if it persists",
+    "DMS.111501025": "DMS is busy; retry in a few seconds",
+    "APIG.0613": "IAM is unavailable; retry in a few seconds",
+}
+
+_STATUS_HINTS: dict[int, str] = {
+    400: "check the ids and parameters",
+    401: "check the credentials (and the local clock for AK/SK)",
+    403: "check the IAM permissions of the user (dms:instance:getBackgroundTask)",
+    404: "check the instance id, the project and the region",
+    429: "wait a few seconds and try again",
+}
+
+RETRYABLE_CODES = frozenset({"APIG.0308", "DMS.10240407", "DMS.111501025", "APIG.0613", "DMS.00500000"})
+
+
+@dataclass
+class APIError(DMSError):
+    """DMS (or its gateway) answered with an error status."""
+
+    status: int
+    error_code: str | None
+    error_msg: str | None
+    request_id: str | None
+    endpoint: str = ""
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.describe())
+
+    def __str__(self) -> str:
+        return self.describe()
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        if self.error_code in RETRYABLE_CODES:
+            return True
+        return self.status == 429 or self.status >= 500
+
+    @property
+    def hint(self) -> str:
+        if self.error_code and self.error_code in _HINTS:
+            return _HINTS[self.error_code]
+        if self.status >= 500:
+            return "DMS or its gateway failed; retry later and report the request id to support if it persists"
+        return _STATUS_HINTS.get(self.status, "check the request")
+
+    def describe(self) -> str:
+        code = self.error_code or "no error code"
+        msg = self.error_msg or "no error message"
+        rid = self.request_id or "none"
+        return f"DMS answered HTTP {self.status} {code}: {msg} (X-Request-Id: {rid}). Next step: {self.hint}"
+
+
+class TaskNotFound(DMSError):
+    def __init__(self, task_id: str, instance_id: str, request_id: str | None) -> None:
+        self.task_id = task_id
+        self.instance_id = instance_id
+        self.request_id = request_id
+        super().__init__(
+            f"no task {task_id} on instance {instance_id} (DMS answered with an empty task list, "
+            f"X-Request-Id: {request_id or 'none'}). Next step: check the task id, or call list_background_tasks "
+            "to find the task by name; tasks of deleted instances and very old tasks are not kept"
+        )
