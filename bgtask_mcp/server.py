@@ -35,7 +35,7 @@ from bgtask_mcp import __version__
 from bgtask_mcp.cache import TaskCache
 from bgtask_mcp.config import Settings
 from bgtask_mcp.dms.client import DMSClient, current_request_id
-from bgtask_mcp.dms.errors import DMSError, InvalidArgument
+from bgtask_mcp.dms.errors import ConfigurationError, DMSError, InvalidArgument
 from bgtask_mcp.glossary import glossary
 from bgtask_mcp.models import (
     TERMINAL_STATUSES,
@@ -198,7 +198,12 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     )
 
     def state_of(ctx: Context[AppState, Any]) -> AppState:
-        return ctx.request_context.lifespan_context
+        """The lifespan state, once the backend is known to be usable (setup problems come first)."""
+        state: AppState = ctx.request_context.lifespan_context
+        problem = state.client.configuration_problem
+        if problem is not None:
+            raise ConfigurationError(problem)
+        return state
 
     async def read_task(state: AppState, project: str | None, instance: str, task: str, *, fresh: bool) -> TaskList:
         client = state.client

@@ -20,7 +20,10 @@ def to_dms_time(value: str, *, now: datetime | None = None) -> str:
     """Convert to ``YYYYMMDDHHmmss`` UTC; raises ValueError with a message saying what is accepted."""
     text = value.strip()
     if _DMS.match(text):
-        datetime.strptime(text, "%Y%m%d%H%M%S")  # reject 20261399...
+        try:
+            datetime.strptime(text, "%Y%m%d%H%M%S")  # reject 20261399...
+        except ValueError:
+            raise ValueError(f"cannot read the time {value!r}: it is not a real date and time") from None
         return text
     rel = _RELATIVE.match(text)
     if rel:

@@ -483,3 +483,62 @@ def test_build_wheels_script_produces_an_installable_wheel_set(tmp_path: Path) -
     )
     assert install.returncode == 0, install.stdout[-4000:] + install.stderr[-4000:]
     assert "Would install" in install.stdout
+
+    # And really install them, as the image does, into a fresh environment outside the source tree: the prompts
+    # must load from the installed package (bgtask_mcp/prompts inside site-packages), over a real stdio session.
+    venv_dir = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv_dir)], check=True, timeout=120)
+    venv_python = venv_dir / "bin" / "python"
+    real = subprocess.run(
+        [
+            str(venv_python),
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--find-links",
+            str(out),
+            str(wheels[0]),
+        ],
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert real.returncode == 0, real.stdout[-4000:] + real.stderr[-4000:]
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROMPT_PROBE, encoding="utf-8")
+    ran = subprocess.run(
+        [str(venv_python), str(probe), str(venv_dir / "bin" / "bgtask-mcp")],
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
+    assert "site-packages/bgtask_mcp/prompts" in ran.stdout
+    assert "prompts: diagnose_task,recent_activity,watch_task" in ran.stdout
+    assert "rendered: ok" in ran.stdout
+
+
+PROMPT_PROBE = """
+import sys, anyio
+from mcp import Client, StdioServerParameters
+from bgtask_mcp.prompts import prompt_dir
+
+print("prompt dir:", prompt_dir())
+
+async def main():
+    params = StdioServerParameters(command=sys.argv[1], args=["serve", "--simulator"], env={})
+    async with Client(params) as client:
+        prompts = sorted(p.name for p in (await client.list_prompts()).prompts)
+        print("prompts: " + ",".join(prompts))
+        got = await client.get_prompt("watch_task", {"instance_id": "i-123", "task_id": "t-456"})
+        text = got.messages[0].content.text
+        print("rendered: " + ("ok" if "i-123" in text and "t-456" in text else "MISSING " + text))
+
+anyio.run(main)
+"""

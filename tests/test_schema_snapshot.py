@@ -1,0 +1,32 @@
+"""The tools/list schema is a reviewed contract: any change shows up as a diff of tests/snapshots/tools.json.
+
+After an intended change, regenerate with: BGTASK_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_schema_snapshot.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from bgtask_mcp.config import load_settings
+from bgtask_mcp.server import build_server
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+
+
+@pytest.mark.anyio
+async def test_tools_list_matches_the_snapshot() -> None:
+    async with Client(build_server(load_settings({})), mode="legacy") as client:
+        tools = (await client.list_tools()).tools
+    current = [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools]
+    text = json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if os.environ.get("BGTASK_UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert SNAPSHOT.exists(), "no snapshot yet: run with BGTASK_UPDATE_SNAPSHOTS=1 and review tests/snapshots/tools.json"
+    assert text == SNAPSHOT.read_text(encoding="utf-8"), (
+        "tools/list changed: review the difference, then regenerate with BGTASK_UPDATE_SNAPSHOTS=1"
+    )

@@ -1,0 +1,90 @@
+"""End to end: the installed `bgtask-mcp` command over stdio, driven by the SDK's stdio client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.types import TextContent
+
+from bgtask_mcp.simulator import data
+
+from .conftest import Simulator, clean_env, sim_env
+
+COMMAND = Path(sys.executable).with_name("bgtask-mcp")
+
+pytestmark = pytest.mark.anyio
+
+
+def test_the_console_script_is_installed_and_has_help() -> None:
+    assert COMMAND.exists(), "pip install -e . should have installed the bgtask-mcp command"
+    for args in ([], ["serve"], ["simulator"], ["demo"]):
+        out = subprocess.run([str(COMMAND), *args, "--help"], capture_output=True, text=True, timeout=30, check=True)
+        assert "usage: bgtask-mcp" in out.stdout
+    serve_help = subprocess.run([str(COMMAND), "serve", "--help"], capture_output=True, text=True, timeout=30).stdout
+    for name in ("BGTASK_ACCESS_KEY", "BGTASK_REGION", "--simulator", "--transport"):
+        assert name in serve_help
+
+
+async def test_installed_command_over_stdio(simulator: Simulator) -> None:
+    params = StdioServerParameters(command=str(COMMAND), args=["serve"], env=clean_env(**sim_env(simulator)))
+    with anyio.fail_after(30):
+        async with Client(params) as client:
+            tools = (await client.list_tools()).tools
+            assert {t.name for t in tools} == {
+                "get_background_task",
+                "list_background_tasks",
+                "wait_for_background_task",
+            }
+            good = await client.call_tool(
+                "get_background_task", {"instance_id": data.KAFKA.id, "task_id": data.EXAMPLE_TASK_ID}
+            )
+            assert not good.is_error
+            assert good.structured_content is not None
+            assert good.structured_content["tasks"][0]["params"]["public_ip_address"] == "100.93.2.18"
+            bad = await client.call_tool(
+                "get_background_task", {"instance_id": "00000000-0000-4000-8000-000000000000", "task_id": "f" * 32}
+            )
+            assert bad.is_error
+            assert any("DMS.00404022" in b.text for b in bad.content if isinstance(b, TextContent))
+
+
+async def test_python_dash_m_with_embedded_simulator() -> None:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "bgtask_mcp", "serve", "--simulator"], env=clean_env()
+    )
+    with anyio.fail_after(30):
+        async with Client(params, mode="legacy") as client:
+            result = await client.call_tool("list_background_tasks", {"instance_id": data.ROCKETMQ.id, "limit": 5})
+    assert not result.is_error
+    assert result.structured_content is not None
+    assert result.structured_content["simulated"] is True
+    assert result.structured_content["tasks"]
+
+
+async def test_without_credentials_the_command_starts_and_explains() -> None:
+    params = StdioServerParameters(command=str(COMMAND), args=[], env=clean_env(BGTASK_REGION="eu-de"))
+    with anyio.fail_after(30):
+        async with Client(params) as client:
+            result = await client.call_tool(
+                "get_background_task", {"instance_id": data.KAFKA.id, "task_id": data.EXAMPLE_TASK_ID}
+            )
+    assert result.is_error
+    text = " ".join(b.text for b in result.content if isinstance(b, TextContent))
+    assert "BGTASK_ACCESS_KEY" in text and "--simulator" in text
+
+
+def test_demo_prints_a_real_session() -> None:
+    out = subprocess.run([str(COMMAND), "demo"], capture_output=True, text=True, timeout=90, env=clean_env())
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout
+    assert "tools: get_background_task, list_background_tasks, wait_for_background_task" in text
+    assert "SUCCESS    bindInstancePublicIp" in text
+    assert "FAILED     changeRetentionPolicy" in text
+    assert "DMS.00404022" in text and "not a valid DMS id" in text
+    assert "progress: resizeInstance is EXECUTING" in text
+    assert "finished successfully" in text
