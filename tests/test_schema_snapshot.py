@@ -26,7 +26,9 @@ async def test_tools_list_matches_the_snapshot() -> None:
     text = json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if os.environ.get("BGTASK_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(text, encoding="utf-8")
-    assert SNAPSHOT.exists(), "no snapshot yet: run with BGTASK_UPDATE_SNAPSHOTS=1 and review tests/snapshots/tools.json"
+    assert SNAPSHOT.exists(), (
+        "no snapshot yet: run with BGTASK_UPDATE_SNAPSHOTS=1 and review tests/snapshots/tools.json"
+    )
     assert text == SNAPSHOT.read_text(encoding="utf-8"), (
         "tools/list changed: review the difference, then regenerate with BGTASK_UPDATE_SNAPSHOTS=1"
     )

@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference, TextContent
 
-from bgtask_mcp.config import Settings, load_settings
+from bgtask_mcp.config import load_settings
 from bgtask_mcp.server import build_server
 from bgtask_mcp.simulator import data
 
