@@ -120,6 +120,17 @@ def check_id(kind: str, value: str | None) -> str:
     return value
 
 
+def check_ids(
+    *, instance_id: str, task_id: str | None = None, project_id: str | None = None, project_required: bool = False
+) -> None:
+    """Table 1 of the API: the instance always, the task when given, the project when given (or required)."""
+    check_id("instance_id", instance_id)
+    if task_id is not None:
+        check_id("task_id", task_id)
+    if project_id is not None or project_required:
+        check_id("project_id", project_id)
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -229,10 +240,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         started it, start and end time, and its params decoded into JSON. To find a task without an id, use
         list_background_tasks with name=...; to wait for a running task, use wait_for_background_task.
         """
-        check_id("instance_id", instance_id)
-        check_id("task_id", task_id)
-        if project_id is not None:
-            check_id("project_id", project_id)
+        check_ids(instance_id=instance_id, task_id=task_id, project_id=project_id)
         return await read_task(state_of(ctx), project_id, instance_id, task_id, fresh=False)
 
     @mcp.tool(title="List DMS background tasks", annotations=READ_ONLY)
@@ -277,9 +285,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         the time window; with name/status filters the server pages through the API for you (up to 1000 tasks
         per call) and next_start says where to continue.
         """
-        check_id("instance_id", instance_id)
-        if project_id is not None:
-            check_id("project_id", project_id)
+        check_ids(instance_id=instance_id, project_id=project_id)
         try:
             begin = to_dms_time(begin_time) if begin_time else None
             end = to_dms_time(end_time) if end_time else None
@@ -385,10 +391,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         scale-out tasks). The result says whether the task finished, whether it succeeded, how long it ran, and
         the final task. If finished is false, the task is still running: tell the user, or call again.
         """
-        check_id("instance_id", instance_id)
-        check_id("task_id", task_id)
-        if project_id is not None:
-            check_id("project_id", project_id)
+        check_ids(instance_id=instance_id, task_id=task_id, project_id=project_id)
         state = state_of(ctx)
         started = time.monotonic()
         deadline = started + timeout_seconds
@@ -441,9 +444,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     )
     async def task_resource(project_id: str, instance_id: str, task_id: str, ctx: Context[AppState, Any]) -> str:
         try:
-            check_id("project_id", project_id)
-            check_id("instance_id", instance_id)
-            check_id("task_id", task_id)
+            check_ids(project_id=project_id, instance_id=instance_id, task_id=task_id, project_required=True)
             result = await read_task(state_of(ctx), project_id, instance_id, task_id, fresh=False)
         except DMSError as exc:
             raise ResourceError(redact(exc.describe())) from None
