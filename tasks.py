@@ -54,8 +54,8 @@ def main(argv: list[str]) -> int:
             sh(BIN / "bgtask-mcp", "demo", *rest, env=env)
         elif command == "test":
             ensure_env("test")
-            sh(PY, "-m", "ruff", "check", "bgtask_mcp", "tests", "bench", "tasks.py")
-            sh(PY, "-m", "ruff", "format", "--check", "bgtask_mcp", "tests", "bench", "tasks.py")
+            sh(PY, "-m", "ruff", "check", "bgtask_mcp", "tests", "bench", "tasks.py", ".ci")
+            sh(PY, "-m", "ruff", "format", "--check", "bgtask_mcp", "tests", "bench", "tasks.py", ".ci")
             sh(PY, "-m", "mypy")
             sh(PY, "-m", "pytest", *rest, env=env)
             if not rest:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bgtask_mcp import __version__
 from bgtask_mcp.config import ConfigError, Settings, load_settings
@@ -160,10 +162,15 @@ def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             simulator.stop()
 
 
+# uvicorn waits this long for in-flight calls after SIGTERM, then cancels them. Keep it below the platform's
+# kill deadline (Kubernetes terminationGracePeriodSeconds, `docker stop --time`, compose stop_grace_period).
+SHUTDOWN_GRACE_SECONDS = 25
+
+
 def _serve_http(settings: Settings, env: Mapping[str, str]) -> int:
     import uvicorn
 
-    from bgtask_mcp.http_app import UnsafeBindError, build_http_app, check_bind
+    from bgtask_mcp.http_app import UnsafeBindError, build_http_app, check_bind, keep_streams_open_on_shutdown
 
     try:
         check_bind(settings)
@@ -171,25 +178,52 @@ def _serve_http(settings: Settings, env: Mapping[str, str]) -> int:
         log.error("%s", exc)
         return 2
     http = settings.http
+    if http.workers < 1:
+        log.error("--workers must be at least 1, got %d", http.workers)
+        return 2
     if not http.token:
         log.warning("HTTP transport without BGTASK_HTTP_TOKEN: any local process can call the tools")
-    common = {
+    common: dict[str, Any] = {
         "host": http.host,
         "port": http.port,
         "log_config": None,  # keep our stderr logging
         "access_log": False,  # the gate logs one line per request
-        "timeout_graceful_shutdown": 30,  # finish in-flight calls on SIGTERM
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_SECONDS,  # finish in-flight calls on SIGTERM
         "server_header": False,
     }
-    log.info("serving MCP over streamable HTTP at http://%s:%d/mcp (%d worker(s))", http.host, http.port, http.workers)
-    if http.workers <= 1:
-        uvicorn.run(build_http_app(settings), **common)  # type: ignore[arg-type]
-        return 0
-    # Workers are separate processes: they rebuild the same settings from the environment.
-    os.environ.update({k: v for k, v in env.items() if k.startswith("BGTASK_")})
-    os.environ.update(_settings_env(settings))
-    uvicorn.run("bgtask_mcp.cli:http_app_from_env", factory=True, workers=http.workers, **common)  # type: ignore[arg-type]
+    log.info(
+        "serving MCP over streamable HTTP at http://%s:%d/mcp (%d worker(s)%s)",
+        http.host,
+        http.port,
+        http.workers,
+        ", bearer token required" if http.token else "",
+    )
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again to die of it: end with 0 instead,
+    # through the callers' cleanup (the embedded simulator), like any orderly stop.
+    previous = signal.signal(signal.SIGTERM, _raise_stopped)
+    try:
+        if http.workers == 1:
+            keep_streams_open_on_shutdown()
+            uvicorn.run(build_http_app(settings), **common)
+        else:
+            # Workers are separate processes: they rebuild the same settings from the environment.
+            os.environ.update({k: v for k, v in env.items() if k.startswith("BGTASK_")})
+            os.environ.update(_settings_env(settings))
+            uvicorn.run("bgtask_mcp.cli:http_app_from_env", factory=True, workers=http.workers, **common)
+    except _Stopped:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    log.info("HTTP server stopped")
     return 0
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived outside uvicorn's own handling (before it started, or re-raised after it stopped)."""
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise _Stopped
 
 
 def _settings_env(settings: Settings) -> dict[str, str]:
@@ -205,18 +239,23 @@ def _settings_env(settings: Settings) -> dict[str, str]:
             out[name] = value
     if settings.http.allow_unauthenticated_network_bind:
         out["BGTASK_ALLOW_UNAUTHENTICATED_NETWORK_BIND"] = "1"
+    if settings.simulator:
+        out["BGTASK_SIMULATOR"] = "1"
     return out
 
 
 def http_app_from_env() -> object:
-    """uvicorn factory for worker processes."""
-    from bgtask_mcp.http_app import build_http_app
+    """uvicorn factory for worker processes: the parent checked the settings, the worker rebuilds them."""
+    from bgtask_mcp.http_app import build_http_app, keep_streams_open_on_shutdown
 
     env = os.environ
     settings = load_settings(
-        env, allow_unauthenticated_network_bind=env.get("BGTASK_ALLOW_UNAUTHENTICATED_NETWORK_BIND") == "1"
+        env,
+        allow_unauthenticated_network_bind=env.get("BGTASK_ALLOW_UNAUTHENTICATED_NETWORK_BIND") == "1",
+        simulator=env.get("BGTASK_SIMULATOR") == "1" or None,
     )
     setup_logging(settings.log_level)
+    keep_streams_open_on_shutdown()
     return build_http_app(settings)
 
 

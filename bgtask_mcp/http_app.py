@@ -6,7 +6,11 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
+import re
 import time
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
@@ -15,13 +19,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bgtask_mcp import __version__
 from bgtask_mcp.config import Settings
-from bgtask_mcp.dms.endpoints import is_loopback
+from bgtask_mcp.dms.client import current_request_id
+from bgtask_mcp.dms.endpoints import is_loopback, resolve_endpoint
+from bgtask_mcp.dms.errors import ConfigurationError
 from bgtask_mcp.server import build_server
 
 log = logging.getLogger("bgtask_mcp.http")
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 PROBES = frozenset({"/healthz", "/readyz"})
+LOG_LINE = "http method=%s path=%s rpc=%s tool=%s status=%d finished=%s duration_ms=%.1f dms_request_id=%s pid=%d"
 
 
 class UnsafeBindError(RuntimeError):
@@ -38,6 +45,18 @@ def check_bind(settings: Settings) -> None:
         "value (clients send it as 'Authorization: Bearer <token>'), bind 127.0.0.1, or pass "
         "--allow-unauthenticated-network-bind if a proxy in front already authenticates"
     )
+
+
+def keep_streams_open_on_shutdown() -> None:
+    """Let SIGTERM finish in-flight calls instead of cutting their SSE streams.
+
+    sse-starlette (under the SDK's 2025-11-25 responses) ends every open event stream as soon as uvicorn
+    receives SIGTERM, so a running ``wait_for_background_task`` would lose its answer. Without that, uvicorn's
+    graceful shutdown (``timeout_graceful_shutdown``) waits for the streams and bounds the wait.
+    """
+    from sse_starlette.sse import AppStatus
+
+    AppStatus.disable_automatic_graceful_drain()  # type: ignore[no-untyped-call]
 
 
 def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
@@ -58,6 +77,57 @@ def _has_port(pattern: str) -> bool:
     return ":" in tail.split("//", 1)[-1]
 
 
+@dataclass
+class _Exchange:
+    """What the log line of one HTTP request says; filled in while the request runs."""
+
+    rpc: str = "-"
+    tool: str = "-"
+    status: int = 0
+    finished: bool = False
+    dms_request_id: str | None = None
+
+
+# The exchange of the HTTP request being served. Tasks the SDK starts for the request inherit a copy of the
+# context, so they see the same (mutable) _Exchange object.
+_exchange: ContextVar[_Exchange | None] = ContextVar("bgtask_http_exchange", default=None)
+
+
+class _DMSRequestIdTap(logging.Filter):
+    """Copies the DMS X-Request-Id into the HTTP log line of the request that caused it.
+
+    server.py writes one ``tool=...`` line per call on the ``bgtask_mcp`` logger while the DMS client's
+    ``current_request_id`` still holds the call's request id. That line is written inside the tool's task, where
+    the request's _Exchange is visible: this filter copies the id across, and changes no record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exchange = _exchange.get()
+        if exchange is not None:
+            request_id = current_request_id.get()
+            if request_id:
+                exchange.dms_request_id = request_id
+        return True
+
+
+def _install_request_id_tap() -> None:
+    logger = logging.getLogger("bgtask_mcp")
+    if not any(isinstance(f, _DMSRequestIdTap) for f in logger.filters):
+        logger.addFilter(_DMSRequestIdTap())
+
+
+def _loggable(text: str, limit: int) -> str:
+    """Visible ASCII only: a client chooses the path, method name and tool name, and must not forge log lines."""
+    return _UNSAFE.sub("?", text[:limit]) or "-"
+
+
+_UNSAFE = re.compile(r"[^\x21-\x7e]")
+
+
+def _refusal(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
 class Gate:
     """ASGI middleware in front of /mcp: size limit, Host, Origin, bearer token, one log line."""
 
@@ -73,18 +143,22 @@ class Gate:
             self.hosts = None  # behind a load balancer the Host is the operator's; Origin is still checked
         self.origins = http.allowed_origins or tuple(f"http://{h}:*" for h in LOOPBACK_HOSTS)
         self.max_body = http.max_request_bytes
+        self.pid = os.getpid()
+        _install_request_id_tap()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = {"code": 0}
-        tool = {"name": "-"}
+        exchange = _Exchange()
+        context_token = _exchange.set(exchange)
 
         async def send_logged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                exchange.status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                exchange.finished = True
             await send(message)
 
         try:
@@ -92,44 +166,54 @@ class Gate:
             if refusal is not None:
                 await refusal(scope, receive, send_logged)
                 return
-            replay = await self._peek_tool(scope, receive, tool, send_logged)
-            if replay is None:
-                return
-            await self.app(scope, replay, send_logged)
+            replay = await self._read_body(scope, receive, exchange, send_logged)
+            if replay is not None:
+                await self.app(scope, replay, send_logged)
+        except Exception:
+            exchange.status = exchange.status or 500
+            raise
         finally:
-            if scope["path"] not in PROBES:
-                log.info(
-                    "http method=%s path=%s tool=%s status=%s duration_ms=%.1f",
-                    scope["method"],
-                    scope["path"],
-                    tool["name"],
-                    status["code"],
-                    (time.perf_counter() - started) * 1000,
-                )
+            _exchange.reset(context_token)
+            log.info(
+                LOG_LINE,
+                scope["method"],
+                _loggable(scope["path"], 80),
+                exchange.rpc,
+                exchange.tool,
+                exchange.status,
+                "yes" if exchange.finished else "no",
+                (time.perf_counter() - started) * 1000,
+                exchange.dms_request_id or "-",
+                self.pid,
+            )
 
     def _refuse(self, scope: Scope) -> Response | None:
-        if scope["path"] in PROBES:
-            return None
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         if self.hosts is not None and not _host_allowed(host, self.hosts):
-            return JSONResponse({"error": "Host not allowed (set BGTASK_ALLOWED_HOSTS)"}, status_code=421)
+            return _refusal("Host not allowed (set BGTASK_ALLOWED_HOSTS)", 421)
         origin = headers.get("origin")
         if origin and not _host_allowed(origin, self.origins):
-            return JSONResponse({"error": "Origin not allowed (set BGTASK_ALLOWED_ORIGINS)"}, status_code=403)
+            return _refusal("Origin not allowed (set BGTASK_ALLOWED_ORIGINS)", 403)
         if self.token is not None:
-            given = headers.get("authorization", "")
+            given = headers.get("authorization")
+            if not given:
+                return _refusal("missing bearer token", 401, {"WWW-Authenticate": 'Bearer realm="bgtask-mcp"'})
             scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self.token):
-                return JSONResponse(
-                    {"error": "missing or wrong bearer token"},
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer realm="bgtask-mcp"'},
+            # compare_digest takes the same time wherever the first difference is
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode("latin-1"), self.token):
+                return _refusal(
+                    "wrong bearer token",
+                    401,
+                    {"WWW-Authenticate": 'Bearer realm="bgtask-mcp", error="invalid_token"'},
                 )
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            return _refusal(f"request body over {self.max_body} bytes", 413)
         return None
 
-    async def _peek_tool(self, scope: Scope, receive: Receive, tool: dict[str, str], send: Send) -> Receive | None:
-        """Read the (bounded) body once to learn the tool name for the log line, then replay it."""
+    async def _read_body(self, scope: Scope, receive: Receive, exchange: _Exchange, send: Send) -> Receive | None:
+        """Read the (bounded) body once, note the JSON-RPC method and tool for the log line, then replay it."""
         if scope["method"] != "POST":
             return receive
         chunks: list[bytes] = []
@@ -137,13 +221,11 @@ class Gate:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                break
+                return None  # the client went away before it finished sending
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_body:
-                await JSONResponse({"error": f"request body over {self.max_body} bytes"}, status_code=413)(
-                    scope, receive, send
-                )
+                await _refusal(f"request body over {self.max_body} bytes", 413)(scope, receive, send)
                 return None
             chunks.append(body)
             if not message.get("more_body", False):
@@ -151,12 +233,13 @@ class Gate:
         body = b"".join(chunks)
         try:
             parsed = json.loads(body)
-            if isinstance(parsed, dict) and parsed.get("method") == "tools/call":
-                tool["name"] = str(parsed.get("params", {}).get("name", "-"))[:64]
-            elif isinstance(parsed, dict):
-                tool["name"] = "(" + str(parsed.get("method", "-"))[:40] + ")"
-        except (ValueError, AttributeError):
-            pass
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            exchange.rpc = _loggable(str(parsed.get("method", "-")), 40)
+            params = parsed.get("params")
+            if exchange.rpc == "tools/call" and isinstance(params, dict):
+                exchange.tool = _loggable(str(params.get("name", "-")), 64)
         sent = False
 
         async def replay() -> Message:
@@ -169,6 +252,16 @@ class Gate:
         return replay
 
 
+def _readiness_problem(settings: Settings) -> str | None:
+    try:
+        resolve_endpoint(settings.endpoint, settings.region, settings.endpoint_overrides)
+    except ConfigurationError as exc:
+        return str(exc)
+    if settings.credentials.mode == "none":
+        return "no DMS credentials configured"
+    return None
+
+
 def build_http_app(settings: Settings) -> ASGIApp:
     mcp = build_server(settings)
     inner = mcp.streamable_http_app(
@@ -178,14 +271,7 @@ def build_http_app(settings: Settings) -> ASGIApp:
         max_request_body_size=settings.http.max_request_bytes,
         host=settings.http.host,
     )
-    from bgtask_mcp.dms.endpoints import resolve_endpoint
-    from bgtask_mcp.dms.errors import ConfigurationError
-
-    try:
-        resolve_endpoint(settings.endpoint, settings.region, settings.endpoint_overrides)
-        problem = None if settings.credentials.mode != "none" else "no DMS credentials configured"
-    except ConfigurationError as exc:
-        problem = str(exc)
+    problem = _readiness_problem(settings)
 
     async def probe(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] == "/healthz":
@@ -200,7 +286,7 @@ def build_http_app(settings: Settings) -> ASGIApp:
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in PROBES:
-            await probe(scope, receive, send)
+            await probe(scope, receive, send)  # no token, no log line: probes come every few seconds
         elif scope["type"] == "lifespan":
             await inner(scope, receive, send)  # runs the MCP session manager and the server lifespan
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from bgtask_mcp.params import decode_params
 
@@ -45,8 +45,20 @@ TaskId = Annotated[
     ),
 ]
 
+# Any JSON array, spelled out: a bare list[Any] has the schema {"items": {}}, which accepts anything without
+# saying so (MCP Inspector --strict warns about it).
+JsonArray = Annotated[
+    list[Any],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "items": {"anyOf": [{"type": t} for t in ("object", "array", "string", "number", "boolean", "null")]},
+        }
+    ),
+]
+
 ParamsValue = Annotated[
-    dict[str, Any] | list[Any] | str | int | float | bool | None,
+    dict[str, Any] | JsonArray | str | int | float | bool | None,
     Field(
         description=(
             "Task parameters, decoded from the JSON string the API returns: an object for most tasks. Text that "

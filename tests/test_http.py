@@ -1,0 +1,545 @@
+"""The HTTP transport end to end: `python -m bgtask_mcp serve --transport http` as a real uvicorn process on
+loopback, driven by raw HTTP and by the SDK's streamable HTTP client in both protocol eras."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client, MCPError
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CallToolResult, TextContent
+from starlette.responses import PlainTextResponse
+
+from bgtask_mcp.config import load_settings
+from bgtask_mcp.http_app import Gate, UnsafeBindError, check_bind
+from bgtask_mcp.simulator import data
+
+from .conftest import FAKE_SECRET_KEY, MODES, Simulator, clean_env, sim_env
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "test-bearer-token-6b1f0d2c9a8e4f37b5d1"  # long enough to be registered as a secret and masked
+KAFKA = data.KAFKA.id
+ERAS = {"legacy": "2025-11-25", "auto": "2026-07-28"}
+LOG_LINE = re.compile(
+    r"http method=(?P<method>\S+) path=(?P<path>\S+) rpc=(?P<rpc>\S+) tool=(?P<tool>\S+) status=(?P<status>\d+) "
+    r"finished=(?P<finished>\S+) duration_ms=(?P<ms>[\d.]+) dms_request_id=(?P<rid>\S+) pid=(?P<pid>\d+)"
+)
+
+
+# -- a real server process -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class HttpServer:
+    """`bgtask-mcp serve --transport http` in its own process; its stderr goes to a file."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def mcp_url(self) -> str:
+        return self.base + "/mcp"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_lines(self, **want: str) -> list[re.Match[str]]:
+        """Parsed per-request lines whose fields equal ``want``."""
+        found = [m for m in LOG_LINE.finditer(self.log())]
+        return [m for m in found if all(m.group(k) == v for k, v in want.items())]
+
+    def wait_for_log_lines(self, count: int, timeout: float = 5.0, **want: str) -> list[re.Match[str]]:
+        """The gate writes its line once the response is sent, so it may trail the client by a moment."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.log_lines(**want)
+            if len(lines) >= count or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_server(
+    log_path: Path, env: dict[str, str], *args: str, port: int | None = None, ready_timeout: float = 30.0
+) -> HttpServer:
+    port = port or free_port()
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bgtask_mcp", "serve", "--transport", "http", "--port", str(port), *args],
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+    server = HttpServer(port=port, process=process, log_path=log_path)
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}:\n{server.log()}")
+        with suppress(httpx2.HTTPError):
+            if httpx2.get(server.base + "/healthz", timeout=1).status_code == 200:
+                return server
+        if time.monotonic() > deadline:
+            server.stop()
+            raise AssertionError(f"server did not answer /healthz within {ready_timeout} s:\n{server.log()}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def server(simulator_process: Simulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
+    """One token-protected server on the default host, pointed at the session's simulator process."""
+    log_path = tmp_path_factory.mktemp("http") / "server.log"
+    env = clean_env(**sim_env(simulator_process), BGTASK_HTTP_TOKEN=TOKEN)
+    srv = start_server(log_path, env)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@asynccontextmanager
+async def mcp_session(url: str, mode: str, *, keepalive: bool = True, token: str = TOKEN) -> AsyncIterator[Client]:
+    limits = httpx2.Limits() if keepalive else httpx2.Limits(max_keepalive_connections=0)
+    async with (
+        httpx2.AsyncClient(headers=auth(token), timeout=httpx2.Timeout(30), limits=limits) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
+    ):
+        yield client
+
+
+def text_of(result: CallToolResult) -> str:
+    return " ".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def structured(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "raw-test", "version": "0"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def post(server: HttpServer, body: Any = INITIALIZE, headers: dict[str, str] | None = None) -> httpx2.Response:
+    return httpx2.post(server.mcp_url, json=body, headers={**MCP_HEADERS, **(headers or {})}, timeout=10)
+
+
+# -- probes, binding -------------------------------------------------------------------------------
+
+
+def test_probes_answer_without_a_token_and_the_default_bind_is_loopback(server: HttpServer) -> None:
+    health = httpx2.get(server.base + "/healthz", timeout=5)
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    ready = httpx2.get(server.base + "/readyz", timeout=5)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "ready"
+    assert f"at http://127.0.0.1:{server.port}/mcp" in server.log()
+    assert "bearer token required" in server.log()
+
+
+def test_readyz_is_503_without_dms_credentials(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "server.log", clean_env())
+    try:
+        ready = httpx2.get(srv.base + "/readyz", timeout=5)
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "not ready"
+        assert ready.json()["reason"]
+        assert httpx2.get(srv.base + "/healthz", timeout=5).status_code == 200  # alive, just not ready
+        assert "without BGTASK_HTTP_TOKEN" in srv.log()  # loopback without a token starts, with a warning
+    finally:
+        srv.stop()
+
+
+def test_refuses_a_network_bind_without_a_token() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bgtask_mcp", "serve", "--transport", "http", "--host", "0.0.0.0", "--simulator"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2
+    assert "refusing to serve on 0.0.0.0 without authentication" in out.stderr
+    assert "BGTASK_HTTP_TOKEN" in out.stderr
+    assert "--allow-unauthenticated-network-bind" in out.stderr
+    assert "serving MCP" not in out.stderr
+
+
+# -- the gate: token, Host, Origin, size -----------------------------------------------------------
+
+
+def test_check_bind_rules() -> None:
+    check_bind(load_settings({}))  # loopback, no token
+    check_bind(load_settings({"BGTASK_HTTP_TOKEN": TOKEN}, host="0.0.0.0"))
+    check_bind(load_settings({}, host="0.0.0.0", allow_unauthenticated_network_bind=True))
+    check_bind(load_settings({}, host="::1"))
+    for host in ("0.0.0.0", "::", "192.0.2.10", "bgtask.example"):
+        with pytest.raises(UnsafeBindError, match="BGTASK_HTTP_TOKEN"):
+            check_bind(load_settings({}, host=host))
+
+
+async def test_allow_lists_from_the_environment() -> None:
+    """BGTASK_ALLOWED_HOSTS / BGTASK_ALLOWED_ORIGINS replace the loopback defaults (the gate alone, in process)."""
+    settings = load_settings(
+        {
+            "BGTASK_HTTP_TOKEN": TOKEN,
+            "BGTASK_ALLOWED_HOSTS": "mcp.example.com, bgtask-mcp, [::1]:8000",
+            "BGTASK_ALLOWED_ORIGINS": "https://app.example.com",
+        },
+        host="0.0.0.0",
+    )
+
+    async def ok(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    transport = httpx2.ASGITransport(app=Gate(ok, settings))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://mcp.example.com", headers=auth()) as http:
+
+        async def status(**headers: str) -> int:
+            return (await http.post("/mcp", content=b"{}", headers=headers)).status_code
+
+        assert await status() == 200
+        assert await status(host="mcp.example.com:443") == 200  # a name without a port allows any port
+        assert await status(host="bgtask-mcp") == 200
+        assert await status(host="[::1]:8000") == 200
+        assert await status(host="[::1]:8001") == 421
+        assert await status(host="localhost:8000") == 421  # the loopback defaults are replaced
+        assert await status(host="mcp.example.com.evil.example") == 421
+        assert await status(origin="https://app.example.com") == 200
+        assert await status(origin="http://localhost:6274") == 403
+        assert await status(origin="https://app.example.com.evil.example") == 403
+
+
+def test_without_an_allowed_hosts_list_a_network_bind_checks_no_host() -> None:
+    """Behind a load balancer the Host is the operator's business; Origin and token are still checked."""
+    gate = Gate(PlainTextResponse("ok"), load_settings({"BGTASK_HTTP_TOKEN": TOKEN}, host="0.0.0.0"))
+    assert gate.hosts is None
+    assert gate.origins == ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+    assert Gate(PlainTextResponse("ok"), load_settings({})).hosts == ("127.0.0.1:*", "localhost:*", "[::1]:*")
+
+
+def test_missing_or_wrong_token_is_401_with_www_authenticate(server: HttpServer) -> None:
+    missing = post(server)
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="bgtask-mcp"'
+    for header in (f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}", "Bearer", f"Basic {TOKEN}", TOKEN):
+        wrong = post(server, headers={"Authorization": header})
+        assert wrong.status_code == 401, header
+        assert wrong.headers["WWW-Authenticate"].startswith('Bearer realm="bgtask-mcp", error="invalid_token"')
+        assert TOKEN not in wrong.text
+    assert httpx2.get(server.mcp_url, timeout=5).status_code == 401  # every method, not only POST
+    good = post(server, headers={**auth(), "Authorization": f"bearer {TOKEN}"})  # the scheme is case-insensitive
+    assert good.status_code == 200, good.text
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_sdk_client_with_a_wrong_token_is_refused(server: HttpServer, mode: str) -> None:
+    before = len(server.log_lines(status="401"))
+    with anyio.fail_after(15), pytest.raises(BaseExceptionGroup) as refused:
+        async with mcp_session(server.mcp_url, mode, token="not-the-token") as client:
+            await client.list_tools()
+    assert refused.group_contains(MCPError, depth=None)  # the SDK reports a 401 as "Server returned an error"
+    assert len(server.wait_for_log_lines(before + 1, status="401")) > before
+
+
+def test_bad_host_is_421_and_bad_origin_is_403(server: HttpServer) -> None:
+    for host in ("evil.example", f"evil.example:{server.port}", f"127.0.0.1.evil.example:{server.port}"):
+        refused = post(server, headers={**auth(), "Host": host})
+        assert refused.status_code == 421, host
+    for origin in ("http://evil.example", "https://localhost.evil.example", "null"):
+        refused = post(server, headers={**auth(), "Origin": origin})
+        assert refused.status_code == 403, origin
+    for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}"):
+        assert post(server, headers={**auth(), "Host": host}).status_code == 200
+    # a browser page on this machine (e.g. the MCP Inspector UI) may call it
+    assert post(server, headers={**auth(), "Origin": "http://localhost:6274"}).status_code == 200
+
+
+def test_oversized_bodies_are_413(server: HttpServer) -> None:
+    big = {**INITIALIZE, "padding": "x" * (1024 * 1024 + 10)}
+    declared = post(server, big, headers=auth())
+    assert declared.status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the gate counts while it reads
+        for _ in range(20):
+            yield b" " * (64 * 1024)
+        yield json.dumps(INITIALIZE).encode()
+
+    streamed = httpx2.post(server.mcp_url, content=chunks(), headers={**MCP_HEADERS, **auth()}, timeout=10)
+    assert streamed.status_code == 413
+    assert post(server, {**INITIALIZE, "padding": "x" * 1000}, headers=auth()).status_code == 200
+
+
+# -- the SDK client over HTTP, both eras ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_both_protocol_eras_with_the_token(server: HttpServer, simulator: Simulator, mode: str) -> None:
+    with anyio.fail_after(20):
+        async with mcp_session(server.mcp_url, mode) as client:
+            assert client.protocol_version == ERAS[mode]
+            tools = {t.name for t in (await client.list_tools()).tools}
+            assert tools == {"get_background_task", "list_background_tasks", "wait_for_background_task"}
+            got = structured(
+                await client.call_tool("get_background_task", {"instance_id": KAFKA, "task_id": data.EXAMPLE_TASK_ID})
+            )
+            assert got["tasks"][0]["params"]["public_ip_address"] == "100.93.2.18"
+            page = structured(await client.call_tool("list_background_tasks", {"instance_id": KAFKA, "limit": 2}))
+            assert len(page["tasks"]) == 2
+            bad = await client.call_tool("get_background_task", {"instance_id": KAFKA, "task_id": "f" * 32})
+            assert bad.is_error
+            assert "f" * 32 in text_of(bad)  # the message names the task it could not find
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_progress_notifications_arrive_during_a_wait(server: HttpServer, simulator: Simulator, mode: str) -> None:
+    task = simulator.create_task(instance_id=KAFKA, duration_s=2, progress_steps=["a", "b"])
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    with anyio.fail_after(20):
+        async with mcp_session(server.mcp_url, mode) as client:
+            result = await client.call_tool(
+                "wait_for_background_task",
+                {"instance_id": KAFKA, "task_id": task, "timeout_seconds": 15, "poll_interval_seconds": 0.3},
+                progress_callback=on_progress,
+            )
+    answer = structured(result)
+    assert answer["finished"] is True
+    assert answer["succeeded"] is True
+    assert len(seen) >= 3, seen  # one per read: running, running, ..., done
+    assert seen == sorted(seen, key=lambda p: p[0])  # increasing
+    assert all(total == 15 for _, total, _ in seen)
+    assert any("EXECUTING" in (message or "") for _, _, message in seen)
+    assert "SUCCESS" in (seen[-1][2] or "")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_cancellation_stops_the_wait(server: HttpServer, simulator: Simulator, mode: str) -> None:
+    task = simulator.create_task(instance_id=KAFKA, duration_s=60)
+    path = f"GET /v2/{data.SIM_PROJECT_ID}/instances/{KAFKA}/tasks/{task}"
+    cancelled_lines = len(re.findall(r"tool=wait_for_background_task outcome=cancelled", server.log()))
+
+    with anyio.fail_after(20):
+        async with mcp_session(server.mcp_url, mode) as client:
+            with anyio.move_on_after(1.2) as scope:
+                await client.call_tool(
+                    "wait_for_background_task",
+                    {"instance_id": KAFKA, "task_id": task, "timeout_seconds": 60, "poll_interval_seconds": 0.3},
+                )
+            assert scope.cancelled_caught
+            # 2026-07-28: closing the POST's response stream is the cancellation. 2025-11-25 (stateless): the
+            # notifications/cancelled POST cannot reach the call, but leaving the session closes its stream.
+        await anyio.sleep(0.5)
+        polls = simulator.stats().get(path, 0)
+        assert polls >= 2
+        # Uncancelled, the wait would read again 0.7 s and 2.2 s after the cancel (pauses 0.3, 0.45, 0.68, 1.0 ..)
+        await anyio.sleep(2.5)
+        assert simulator.stats().get(path, 0) == polls, "the server kept polling after the client cancelled"
+    assert len(re.findall(r"tool=wait_for_background_task outcome=cancelled", server.log())) == cancelled_lines + 1
+
+
+# -- the log line ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_one_log_line_per_request_without_secrets(server: HttpServer, simulator: Simulator, mode: str) -> None:
+    task = simulator.create_task(instance_id=KAFKA, duration_s=0.01)  # a new task: not in the server's cache
+    before = len(server.log_lines(tool="get_background_task"))
+    with anyio.fail_after(20):
+        async with mcp_session(server.mcp_url, mode) as client:
+            structured(await client.call_tool("get_background_task", {"instance_id": KAFKA, "task_id": task}))
+    post(server, headers={"Authorization": "Bearer wrong-token-value-123456"})
+    lines = server.wait_for_log_lines(before + 1, tool="get_background_task")
+    assert len(lines) == before + 1
+    line = lines[-1]
+    assert (line["method"], line["path"], line["rpc"], line["status"], line["finished"]) == (
+        "POST",
+        "/mcp",
+        "tools/call",
+        "200",
+        "yes",
+    )
+    assert re.fullmatch(r"[0-9a-f]{32}", line["rid"]), "the DMS X-Request-Id belongs in the HTTP line"
+    assert float(line["ms"]) > 0
+    # the same request id is in the tool's own line
+    assert "tool=get_background_task outcome=ok" in server.log()
+    assert f"dms_request_id={line['rid']}" in server.log().split(line.group(0))[0]
+    assert server.wait_for_log_lines(1, status="401", rpc="-")  # refused before its body is read
+    assert not server.log_lines(path="/healthz")  # probes are not logged
+    log = server.log()
+    for secret in (TOKEN, FAKE_SECRET_KEY, "wrong-token-value-123456"):
+        assert secret not in log
+
+
+def test_clients_cannot_forge_log_lines(server: HttpServer) -> None:
+    forged = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "x\nINFO forged line", "arguments": {}},
+    }
+    post(server, forged, headers=auth())
+    httpx2.get(server.base + "/mcp%0aINFO%20forged%20too", headers=auth(), timeout=5)
+    assert server.wait_for_log_lines(1, tool="x?INFO?forged?line")
+    assert server.wait_for_log_lines(1, path="/mcp?INFO?forged?too")
+    assert "\nINFO forged" not in server.log()
+
+
+# -- several workers, shutdown ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_two_workers_answer_any_call_without_session_affinity(tmp_path: Path) -> None:
+    srv = start_server(
+        tmp_path / "server.log",
+        clean_env(BGTASK_HTTP_TOKEN=TOKEN),
+        "--simulator",
+        "--workers",
+        "2",
+        ready_timeout=40,
+    )
+    try:
+        assert httpx2.get(srv.base + "/readyz", timeout=5).json()["backend"] == "simulator"
+        results: list[bool] = []
+
+        async def session(mode: str, offset: int) -> None:
+            # no keep-alive: every request (initialize, discover, each call) opens a new connection, so consecutive
+            # requests of one session land on whichever worker accepts first
+            async with mcp_session(srv.mcp_url, mode, keepalive=False) as client:
+                for i in range(10):
+                    if (i + offset) % 3 == 0:
+                        result = await client.call_tool("list_background_tasks", {"instance_id": KAFKA, "limit": 3})
+                    elif (i + offset) % 3 == 1:
+                        result = await client.call_tool(
+                            "get_background_task", {"instance_id": KAFKA, "task_id": data.EXAMPLE_TASK_ID}
+                        )
+                    else:
+                        result = await client.call_tool(
+                            "get_background_task", {"instance_id": data.RABBITMQ.id, "task_id": "0" * 32}
+                        )  # an error answer is an answer too
+                    results.append(result.is_error == ((i + offset) % 3 == 2))
+
+        with anyio.fail_after(40):
+            async with anyio.create_task_group() as tg:
+                for n, mode in enumerate(["legacy", "auto", "legacy", "auto"]):
+                    tg.start_soon(session, mode, n)
+        assert results == [True] * 40
+        calls = srv.wait_for_log_lines(40, rpc="tools/call")
+        assert len(calls) == 40
+        assert {m["status"] for m in calls} == {"200"}
+        pids = {m["pid"] for m in srv.log_lines()}
+        assert len(pids) == 2, f"one worker answered everything: {pids}"
+        assert str(srv.process.pid) not in pids  # the supervisor only supervises
+
+        # SIGTERM to the supervisor reaches the workers, which finish their calls before they exit
+        embedded = re.search(r"serving the embedded DMS simulator at (http://127\.0\.0\.1:\d+)", srv.log())
+        assert embedded is not None
+        answers, exit_code = await finish_waits_through_sigterm(srv, embedded.group(1))
+    finally:
+        srv.stop()
+    assert all(answer["succeeded"] for answer in answers.values())
+    assert exit_code == 0
+
+
+async def finish_waits_through_sigterm(srv: HttpServer, simulator_url: str) -> tuple[dict[str, dict[str, Any]], int]:
+    """Start a wait_for_background_task per protocol era, SIGTERM the server while both poll, collect the answers."""
+
+    def control(method: str, path: str, body: Any = None) -> Any:
+        answer = httpx2.request(method, simulator_url + "/_simulator/" + path, json=body, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    tasks = {mode: control("POST", "tasks", {"instance_id": KAFKA, "duration_s": 2.5})["id"] for mode in MODES}
+    paths = [f"GET /v2/{data.SIM_PROJECT_ID}/instances/{KAFKA}/tasks/{task}" for task in tasks.values()]
+    answers: dict[str, dict[str, Any]] = {}
+
+    async def wait(mode: str) -> None:
+        async with mcp_session(srv.mcp_url, mode) as client:
+            # the client checks a result against the tool's output schema: list first, so that it needs no new
+            # connection to the server that is shutting down by then
+            await client.list_tools()
+            arguments = {"instance_id": KAFKA, "task_id": tasks[mode], "poll_interval_seconds": 0.3}
+            answers[mode] = structured(await client.call_tool("wait_for_background_task", arguments))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            for mode in MODES:
+                tg.start_soon(wait, mode)
+            for _ in range(100):  # until both calls are polling
+                if all(control("GET", "stats")["requests"].get(path, 0) >= 2 for path in paths):
+                    break
+                await anyio.sleep(0.1)
+            assert srv.process.poll() is None
+            srv.process.send_signal(signal.SIGTERM)
+        exit_code = await anyio.to_thread.run_sync(lambda: srv.process.wait(timeout=15))
+    assert set(answers) == set(MODES)
+    return answers, exit_code
+
+
+@pytest.mark.slow
+async def test_sigterm_lets_in_flight_calls_finish(simulator: Simulator, tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "server.log", clean_env(**sim_env(simulator), BGTASK_HTTP_TOKEN=TOKEN))
+    try:
+        answers, exit_code = await finish_waits_through_sigterm(srv, simulator.url)
+    finally:
+        srv.stop()
+    for mode in MODES:
+        assert answers[mode]["finished"] is True, mode
+        assert answers[mode]["succeeded"] is True, mode
+    assert exit_code == 0
+    log = srv.log()
+    assert log.count("tool=wait_for_background_task outcome=ok") == 2
+    assert log.count("tool=wait_for_background_task status=200 finished=yes") == 2
+    assert "HTTP server stopped" in log
