@@ -34,7 +34,7 @@ from pydantic import Field
 from bgtask_mcp import __version__
 from bgtask_mcp.cache import TaskCache
 from bgtask_mcp.config import Settings
-from bgtask_mcp.dms.client import DMSClient, current_request_id
+from bgtask_mcp.dms.client import DMSClient, call_deadline, current_request_id
 from bgtask_mcp.dms.errors import ConfigurationError, DMSError, InvalidArgument
 from bgtask_mcp.glossary import glossary
 from bgtask_mcp.models import (
@@ -110,7 +110,7 @@ def _bounded_add(store: OrderedDict[str, None], value: str, limit: int = 500) ->
 
 def check_id(kind: str, value: str | None) -> str:
     """Refuse ids DMS could never accept, before any request is sent."""
-    if value is None or not ID_RE.match(value):
+    if value is None or not ID_RE.fullmatch(value):  # match() with $ would let "id\n" through
         shown = (value or "")[:80]
         raise InvalidArgument(
             f"{kind} {shown!r} is not a valid DMS id: it must be 1 to 64 letters, digits or '-' "
@@ -241,7 +241,9 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         list_background_tasks with name=...; to wait for a running task, use wait_for_background_task.
         """
         check_ids(instance_id=instance_id, task_id=task_id, project_id=project_id)
-        return await read_task(state_of(ctx), project_id, instance_id, task_id, fresh=False)
+        state = state_of(ctx)
+        with state.client.deadline():  # one deadline for the call, retries included
+            return await read_task(state, project_id, instance_id, task_id, fresh=False)
 
     @mcp.tool(title="List DMS background tasks", annotations=READ_ONLY)
     @tool_errors("list_background_tasks")
@@ -297,11 +299,13 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         wanted_name = name.strip().lower() if name and name.strip() else None
         state = state_of(ctx)
         client = state.client
+        call_ends = time.monotonic() + settings.limits.call_deadline  # one deadline for all the pages read
 
         async def page(offset: int, size: int) -> TaskList:
-            return await client.list_tasks(
-                instance_id, project_id=project_id, start=offset, limit=size, begin_time=begin, end_time=end
-            )
+            with call_deadline(call_ends - time.monotonic()):
+                return await client.list_tasks(
+                    instance_id, project_id=project_id, start=offset, limit=size, begin_time=begin, end_time=end
+                )
 
         if not wanted_name and not wanted_statuses:
             result = await page(start, limit)
@@ -399,8 +403,10 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         polls = 0
         percent: int | None = None
         progress_known = True
+        call_ends = deadline + settings.limits.call_deadline  # the last read may take one call deadline
         while True:
-            result = await read_task(state, project_id, instance_id, task_id, fresh=True)
+            with call_deadline(call_ends - time.monotonic()):
+                result = await read_task(state, project_id, instance_id, task_id, fresh=True)
             polls += 1
             task = result.tasks[0]
             elapsed = time.monotonic() - started

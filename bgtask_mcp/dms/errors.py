@@ -1,8 +1,13 @@
-"""Typed DMS failures, each able to say what went wrong and what to do next."""
+"""Typed DMS failures, each able to say what went wrong and what to do next.
+
+Every text a failure produces has the same parts, in this order: what DMS (or the network) said,
+the DMS error code and the ``X-Request-Id`` when there was an answer, how many attempts were made
+when there was more than one, and ``Next step: ...``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class DMSError(Exception):
@@ -23,22 +28,42 @@ class InvalidArgument(DMSError):
 
 
 class DeadlineExceeded(DMSError):
+    """The call's overall deadline passed (retries included); the request in flight was abandoned."""
+
     retryable = False
 
 
 class ResponseTooLarge(DMSError):
-    pass
+    """The answer was bigger than the configured cap; it was not read to the end nor parsed."""
+
+    def __init__(self, *, cap: int, request_id: str | None, announced: int | None = None, hint: str = "") -> None:
+        self.cap = cap
+        self.request_id = request_id
+        self.announced = announced
+        self.hint = hint or "ask for fewer tasks (a smaller limit)"
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        if self.announced is not None:
+            what = f"DMS announced a {self.announced} byte answer, over the {self.cap} byte limit, so it was not read"
+        else:
+            what = f"the DMS answer passed the {self.cap} byte limit and was cut off unread"
+        return f"{what} (X-Request-Id: {self.request_id or 'none'}). Next step: {self.hint}"
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 class TransportError(DMSError):
-    """The request did not get an HTTP answer (connect, TLS, timeout, reset)."""
+    """The request did not get a complete HTTP answer (connect, TLS, timeout, reset, broken body)."""
 
-    retryable = True
-
-    def __init__(self, what: str, endpoint: str, *, timeout: bool = False) -> None:
+    def __init__(self, what: str, endpoint: str, *, timeout: bool = False, retryable: bool = True) -> None:
         self.what = what
         self.endpoint = endpoint
         self.timeout = timeout
+        self.retryable = retryable  # type: ignore[misc]
+        self.attempts = 1
+        self.note: str | None = None
         super().__init__(what)
 
     def describe(self) -> str:
@@ -46,7 +71,17 @@ class TransportError(DMSError):
             hint = "the endpoint did not answer in time; retry, and check the region and network path"
         else:
             hint = "check that the endpoint and region are right and reachable (proxy, firewall, DNS, TLS CA)"
-        return f"could not reach DMS at {self.endpoint}: {self.what}. Next step: {hint}"
+        tail = _tail(self.attempts, self.note)
+        return f"could not reach DMS at {self.endpoint}: {self.what}{tail}. Next step: {hint}"
+
+
+def _tail(attempts: int, note: str | None) -> str:
+    parts = []
+    if attempts > 1:
+        parts.append(f"after {attempts} attempts")
+    if note:
+        parts.append(note)
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 # error code -> next step, from the DMS and API gateway error tables
@@ -56,9 +91,12 @@ _HINTS: dict[str, str] = {
     "DMS.00400030": "check the instance id (a UUID, from the instance's Basic Information page)",
     "DMS.00400061": "check the instance id (a UUID, from the instance's Basic Information page)",
     "DMS.00400070": "check the task id (32 hex characters or a job_id UUID)",
+    "DMS.00400001": "check the paging and time-window arguments",
     "DMS.00400017": "another background task of this instance is still running; wait for it to finish",
+    "APIG.0201": "the request was malformed; check the IAM endpoint (BGTASK_IAM_ENDPOINT ends with /v3)",
     "APIG.0301": "the access key / secret key or token is wrong, or the local clock is off by more than 15 minutes; "
-    "check BGTASK_ACCESS_KEY/BGTASK_SECRET_KEY and the clock. Do not retry blindly: five failures lock the key",
+    "check BGTASK_ACCESS_KEY/BGTASK_SECRET_KEY and the clock. Do not retry blindly: five failures lock the key "
+    "for five minutes",
     "APIG.0303": "the signature was refused; check the credentials and the local clock",
     "APIG.0307": "the token has expired or was revoked; obtain a new IAM token (or use AK/SK)",
     "DMS.10240101": "the token is invalid; obtain a new IAM token",
@@ -91,12 +129,20 @@ _STATUS_HINTS: dict[int, str] = {
     429: "wait a few seconds and try again",
 }
 
+# A success whose body is not the documented JSON, or a redirect: something between us and DMS answered.
+_NOT_JSON_HINT = (
+    "retry once; if it persists, something between this server and DMS (an HTTPS proxy, a captive portal, a wrong "
+    "BGTASK_ENDPOINT) is answering instead of DMS: check the endpoint and proxy settings, and report the request id"
+)
+
 RETRYABLE_CODES = frozenset({"APIG.0308", "DMS.10240407", "DMS.111501025", "APIG.0613", "DMS.00500000"})
+# Statuses that are never retried, whatever the code says (a 401 retried five times locks the key).
+NEVER_RETRIED_STATUSES = frozenset({400, 401, 403})
 
 
 @dataclass
 class APIError(DMSError):
-    """DMS (or its gateway) answered with an error status."""
+    """DMS (or its gateway, or IAM) answered with an error status, or with a body that is not JSON."""
 
     status: int
     error_code: str | None
@@ -104,6 +150,8 @@ class APIError(DMSError):
     request_id: str | None
     endpoint: str = ""
     retry_after: float | None = None
+    attempts: int = 1
+    note: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         super().__init__(self.describe())
@@ -113,14 +161,18 @@ class APIError(DMSError):
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
+        if self.status in NEVER_RETRIED_STATUSES:
+            return False
         if self.error_code in RETRYABLE_CODES:
-            return True
+            return True  # includes DMS.10240407, flow control answered as 404
         return self.status == 429 or self.status >= 500
 
     @property
     def hint(self) -> str:
         if self.error_code and self.error_code in _HINTS:
             return _HINTS[self.error_code]
+        if self.status < 400:
+            return _NOT_JSON_HINT
         if self.status >= 500:
             return "DMS or its gateway failed; retry later and report the request id to support if it persists"
         return _STATUS_HINTS.get(self.status, "check the request")
@@ -129,7 +181,9 @@ class APIError(DMSError):
         code = self.error_code or "no error code"
         msg = self.error_msg or "no error message"
         rid = self.request_id or "none"
-        return f"DMS answered HTTP {self.status} {code}: {msg} (X-Request-Id: {rid}). Next step: {self.hint}"
+        tail = _tail(self.attempts, self.note)
+        tail = f"; {tail[2:-1]}" if tail else ""
+        return f"DMS answered HTTP {self.status} {code}: {msg} (X-Request-Id: {rid}{tail}). Next step: {self.hint}"
 
 
 class TaskNotFound(DMSError):

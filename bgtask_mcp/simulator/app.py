@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from bgtask_mcp.dms import signer
 from bgtask_mcp.simulator import data
@@ -43,7 +43,7 @@ LOCKOUT_FAILURES = 5
 LOCKOUT_SECONDS = 300.0
 
 FAULT_KINDS = (
-    "latency",  # sleep latency_s, then answer normally
+    "latency",  # sleep latency_s, then answer normally (latency rules add up, and precede any other fault)
     "throttle",  # 429 APIG.0308 with Retry-After
     "flow_control",  # 404 DMS.10240407
     "server_error",  # 500 DMS.00500000
@@ -53,9 +53,16 @@ FAULT_KINDS = (
     "malformed",  # 200 with broken JSON
     "truncated",  # 200, Content-Length promises more than is sent, then the connection closes
     "reset",  # the connection is aborted before any answer
-    "oversized",  # 200 with a body of oversized_bytes
+    "oversized",  # 200 with a body of oversized_bytes (Content-Length announced)
+    "oversized_stream",  # 200, chunked (no Content-Length), streaming oversized_bytes in 64 KiB chunks
+    "trickle",  # 200, a valid answer sent one byte every latency_s (each read is quick, the whole is slow)
     "unauthorized",  # 401 APIG.0301
     "forbidden",  # 403 DMS.00403002
+    "token_expired",  # 401 APIG.0307, as for an expired or revoked IAM token
+    "redirect",  # 302 to a login page, as a captive portal or a misconfigured proxy answers
+)
+FAULT_FIELDS = frozenset(
+    {"kind", "instance_id", "path_contains", "count", "probability", "latency_s", "oversized_bytes"}
 )
 
 
@@ -88,6 +95,9 @@ class SimState:
     requests: Counter[str] = field(default_factory=Counter)
     auth_failures: dict[str, list[float]] = field(default_factory=dict)
     issued: set[str] = field(default_factory=set)
+    issued_expiry: dict[str, float] = field(default_factory=dict)  # issued IAM token -> time.time() it expires
+    iam_token_ttl: float = 24 * 3600.0
+    in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -177,6 +187,8 @@ class Authenticator:
             if token == data.SIM_EXPIRED_IAM_TOKEN:
                 return error(401, "APIG.0307", "The token must be updated.", gateway=True)
             if not hmac.compare_digest(token.encode(), data.SIM_IAM_TOKEN.encode()) and token not in self.state.issued:
+                return error(401, "APIG.0307", "The token must be updated.", gateway=True)
+            if self.state.issued_expiry.get(token, float("inf")) <= time.time():
                 return error(401, "APIG.0307", "The token must be updated.", gateway=True)
             return None
         header = request.headers.get("Authorization", "")
@@ -347,9 +359,18 @@ def build_app(
         token = "SIM-ISSUED-" + uuid.uuid4().hex
         state.issued.add(token)
         state.requests["iam:token"] += 1
-        expires = datetime.now(UTC) + timedelta(hours=24)
+        issued = datetime.now(UTC)
+        expires = issued + timedelta(seconds=state.iam_token_ttl)
+        state.issued_expiry[token] = expires.timestamp()
+        stamp = "%Y-%m-%dT%H:%M:%S.%fZ"
         return JSONResponse(
-            {"token": {"expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.000000Z"), "methods": ["password"]}},
+            {
+                "token": {
+                    "expires_at": expires.strftime(stamp),
+                    "issued_at": issued.strftime(stamp),
+                    "methods": ["password"],
+                }
+            },
             status_code=201,
             headers={"X-Subject-Token": token, "X-Request-Id": uuid.uuid4().hex},
         )
@@ -379,12 +400,28 @@ def build_app(
             state.faults.clear()
             return JSONResponse({"faults": 0})
         body = await request.json()
-        rules = [FaultRule(**rule) for rule in body.get("rules", [])]
-        for rule in rules:
-            if rule.kind not in FAULT_KINDS:
-                return JSONResponse({"error": f"unknown fault kind {rule.kind}", "kinds": FAULT_KINDS}, status_code=400)
-        state.faults[:] = rules
+        raw_rules = body.get("rules", []) if isinstance(body, dict) else None
+        if not isinstance(raw_rules, list) or not all(isinstance(rule, dict) for rule in raw_rules):
+            return JSONResponse({"error": 'expected {"rules": [{...}, ...]}'}, status_code=400)
+        for raw in raw_rules:
+            unknown = set(raw) - FAULT_FIELDS
+            if unknown or raw.get("kind") not in FAULT_KINDS:
+                return JSONResponse(
+                    {
+                        "error": f"unknown fault kind {raw.get('kind')!r} or fields {sorted(unknown)}",
+                        "kinds": FAULT_KINDS,
+                        "fields": sorted(FAULT_FIELDS),
+                    },
+                    status_code=400,
+                )
+        state.faults[:] = [FaultRule(**rule) for rule in raw_rules]
         return JSONResponse({"faults": len(state.faults)})
+
+    async def control_iam(request: Request) -> Response:
+        """Lifetime of the IAM tokens issued from now on (tests of the refresh ahead of expiry)."""
+        body = await request.json()
+        state.iam_token_ttl = max(0.1, float(body.get("token_ttl_s", 24 * 3600.0)))
+        return JSONResponse({"token_ttl_s": state.iam_token_ttl})
 
     async def control_stats(request: Request) -> Response:
         if request.method == "DELETE":
@@ -395,6 +432,7 @@ def build_app(
         state.faults.clear()
         state.requests.clear()
         state.auth_failures.clear()
+        state.iam_token_ttl = 24 * 3600.0
         return JSONResponse({"ok": True})
 
     async def health(request: Request) -> Response:
@@ -409,6 +447,7 @@ def build_app(
         Route("/v3/auth/tokens", iam_tokens, methods=["POST"]),
         Route("/_simulator/tasks", control_tasks, methods=["POST"]),
         Route("/_simulator/faults", control_faults, methods=["POST", "DELETE"]),
+        Route("/_simulator/iam", control_iam, methods=["POST"]),
         Route("/_simulator/stats", control_stats, methods=["GET", "DELETE"]),
         Route("/_simulator/reset", control_reset, methods=["POST"]),
         Route("/_simulator/health", health, methods=["GET"]),
@@ -425,7 +464,14 @@ def build_app(
 
 
 class FaultInjector:
-    """ASGI wrapper: counts task requests and applies the first matching fault rule."""
+    """ASGI wrapper: counts task requests and applies the fault rules.
+
+    Every matching ``latency`` rule adds its delay; then the first matching rule of another kind
+    answers (after its own ``latency_s``). While a delay runs, a client that goes away is noticed and
+    counted as ``disconnected`` in the stats (what a cancelled upstream request looks like from here);
+    ``max_in_flight`` is the most requests served at once since the last reset, and ``fault:<kind>`` how
+    many requests each kind of fault hit.
+    """
 
     def __init__(self, app: Starlette, state: SimState) -> None:
         self.app = app
@@ -436,26 +482,81 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        self.state.requests[f"{scope['method']} {_route_kind(path)}"] += 1
-        self.state.requests["all"] += 1
-        self.state.requests[f"{scope['method']} {path}"] += 1
+        requests = self.state.requests
+        kind = _route_kind(path)
+        if kind != path:  # a task route: also counted by kind (list, show, progress)
+            requests[f"{scope['method']} {kind}"] += 1
+        requests["all"] += 1
+        requests[f"{scope['method']} {path}"] += 1
+        self.state.in_flight += 1
+        requests["max_in_flight"] = max(requests["max_in_flight"], self.state.in_flight)
+        try:
+            await self._serve(path, scope, receive, send)
+        finally:
+            self.state.in_flight -= 1
+
+    async def _serve(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         parts = path.split("/")
         instance = parts[4] if len(parts) > 4 and parts[3] == "instances" else None
-        rule = next((r for r in self.state.faults if r.matches(path, instance)), None)
+        delay = 0.0
+        rule: FaultRule | None = None
+        for candidate in self.state.faults:
+            if candidate.kind == "latency":
+                if candidate.matches(path, instance):
+                    candidate.hits += 1
+                    self.state.requests["fault:latency"] += 1
+                    delay += candidate.latency_s
+            elif rule is None and candidate.matches(path, instance):
+                candidate.hits += 1
+                self.state.requests[f"fault:{candidate.kind}"] += 1
+                rule = candidate
+                if rule.kind != "trickle":
+                    delay += rule.latency_s
+        if delay > 0:
+            receive = await self._sleep_unless_gone(delay, receive)
+            if receive is _GONE:
+                self.state.requests["disconnected"] += 1
+                return
         if rule is None:
             await self.app(scope, receive, send)
             return
-        rule.hits += 1
         await self._apply(rule, scope, receive, send)
+
+    async def _sleep_unless_gone(self, seconds: float, receive: Receive) -> Receive:
+        """Sleep, unless the client disconnects first (then ``_GONE``). Returns a receive that replays what
+        was read meanwhile (the request body) for the app behind."""
+        buffered: list[Message] = []
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    gone.set()
+                    return
+                buffered.append(message)
+
+        watcher = asyncio.ensure_future(watch())
+        waiter = asyncio.ensure_future(gone.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            watcher.cancel()
+            waiter.cancel()
+        if gone.is_set():
+            return _GONE
+
+        async def replay() -> Message:
+            if buffered:
+                return buffered.pop(0)
+            return await receive()
+
+        return replay
 
     async def _apply(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
         kind = rule.kind
-        if kind == "latency":
-            await asyncio.sleep(rule.latency_s)
-            await self.app(scope, receive, send)
-            return
+        transport = getattr(getattr(send, "__self__", None), "transport", None)
         if kind == "reset":
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
             if transport is not None:
                 transport.abort()
                 return
@@ -471,12 +572,59 @@ class FaultInjector:
             await send(
                 {"type": "http.response.body", "body": b'{"task_count": "1", "tasks": [{"id"', "more_body": True}
             )
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
             if transport is not None:
                 transport.abort()
             return
+        if kind == "oversized_stream":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"x-request-id", uuid.uuid4().hex.encode())],
+                }
+            )
+            chunk = b"x" * 65536
+            await send(
+                {"type": "http.response.body", "body": b'{"task_count": "0", "tasks": [], "pad": "', "more_body": True}
+            )
+            sent = 0
+            while sent < rule.oversized_bytes:
+                if transport is not None and transport.is_closing():
+                    self.state.requests["disconnected"] += 1
+                    return
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
+            await send({"type": "http.response.body", "body": b'"}', "more_body": False})
+            return
+        if kind == "trickle":
+            body = json.dumps({"task_count": "0", "tasks": [], "simulated": True}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"x-request-id", uuid.uuid4().hex.encode()),
+                    ],
+                }
+            )
+            for i in range(len(body)):
+                if transport is not None and transport.is_closing():
+                    self.state.requests["disconnected"] += 1
+                    return
+                await send({"type": "http.response.body", "body": body[i : i + 1], "more_body": i + 1 < len(body)})
+                await asyncio.sleep(rule.latency_s)
+            return
         response = _fault_response(rule)
         await response(scope, receive, send)
+
+
+async def _gone() -> Message:
+    return {"type": "http.disconnect"}
+
+
+_GONE: Receive = _gone
 
 
 def _fault_response(rule: FaultRule) -> Response:
@@ -506,6 +654,10 @@ def _fault_response(rule: FaultRule) -> Response:
             )
         case "forbidden":
             return error(403, "DMS.00403002", "No permission to perform this operation.")
+        case "token_expired":
+            return error(401, "APIG.0307", "The token must be updated.", gateway=True)
+        case "redirect":
+            return Response(status_code=302, headers={**rid, "Location": "http://portal.invalid/login"})
     raise ValueError(rule.kind)
 
 

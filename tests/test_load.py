@@ -1,0 +1,321 @@
+"""A bounded load run: concurrent MCP clients over streamable HTTP against the real server process, which
+talks to the simulator with injected latency and 5% faults.
+
+The normal suite runs a short version (8 clients for 5 s). The full run of the issue:
+
+    BGTASK_LOAD_SECONDS=30 pytest tests/test_load.py -m load -s     # 32 clients unless BGTASK_LOAD_CLIENTS
+
+Passes when no call failed unexpectedly (a call whose retries all met injected faults is an expected,
+clearly worded error, and counted), the server's memory stayed flat (VmRSS of the server process from
+/proc, sampled every 0.25 s), and the server answers normally afterwards. Prints a summary: calls,
+errors by kind, p50/p99 latency, throughput, RSS start/end, upstream requests and retries.
+``BGTASK_LOAD_REPORT=path.json`` also writes the figures to a file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import anyio
+import httpx2
+import pytest
+
+from bgtask_mcp.simulator import data
+
+from .conftest import Simulator, clean_env, sim_env
+
+pytestmark = [pytest.mark.load, pytest.mark.anyio]
+
+SECONDS = float(os.environ.get("BGTASK_LOAD_SECONDS", "5"))
+CLIENTS = int(os.environ.get("BGTASK_LOAD_CLIENTS", "32" if "BGTASK_LOAD_SECONDS" in os.environ else "8"))
+LATENCY_S = 0.02  # added to every DMS request
+FAULT_RATE = 0.05  # of DMS requests answered with a transient fault
+FAULTS = ("throttle", "flow_control", "server_error", "busy", "reset", "truncated")
+INJECTED_CODES = ("APIG.0308", "DMS.10240407", "DMS.00500000", "DMS.111501025", "HTTP 502", "HTTP 503")
+LEGACY, MODERN = "2025-11-25", "2026-07-28"
+SEEDED = [task for task in data.seed_tasks() if not task.live]
+WAITABLE = [task for task in SEEDED if task.final_status in ("SUCCESS", "FAILED", "DELETED", "CANCELLED")]
+DMS_CODE = re.compile(r"\b(?:APIG|DMS)\.\d+")
+
+
+def fault_rules() -> list[dict[str, Any]]:
+    # the first matching non-latency rule answers: per-rule probabilities that add up to FAULT_RATE overall
+    each = 1 - (1 - FAULT_RATE) ** (1 / len(FAULTS))
+    rules: list[dict[str, Any]] = [{"kind": "latency", "latency_s": LATENCY_S, "path_contains": "/tasks"}]
+    rules += [{"kind": kind, "probability": each, "path_contains": "/tasks"} for kind in FAULTS]
+    return rules
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    unexpected: list[str] = field(default_factory=list)
+    rss_kib: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return sum(self.outcomes.values())
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spawn_server(port: int, env: dict[str, str], stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bgtask_mcp", "serve", "--transport", "http", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def pick_call(rng: random.Random) -> tuple[str, dict[str, Any], Any]:
+    """A tool call and a check of its structured answer."""
+    roll = rng.random()
+    if roll < 0.45:
+        instance = rng.choice(data.INSTANCES).id
+        limit = rng.randint(1, 20)
+        return (
+            "list_background_tasks",
+            {"instance_id": instance, "limit": limit},
+            lambda out: len(out["tasks"]) <= limit and out["task_count"] >= len(out["tasks"]),
+        )
+    if roll < 0.80:
+        task = rng.choice(SEEDED)
+        return (
+            "get_background_task",
+            {"instance_id": task.instance_id, "task_id": task.id},
+            lambda out: out["tasks"][0]["id"] == task.id and out["tasks"][0]["name"] == task.name,
+        )
+    if roll < 0.90:
+        task = rng.choice(WAITABLE)
+        return (
+            "wait_for_background_task",
+            {"instance_id": task.instance_id, "task_id": task.id, "timeout_seconds": 5},
+            lambda out: out["finished"] and out["status"] == task.final_status,
+        )
+    name = rng.choice(sorted({t.name for t in SEEDED if t.instance_id == data.ARCHIVE.id}))
+    return (
+        "list_background_tasks",
+        {"instance_id": data.ARCHIVE.id, "name": name, "limit": 2},
+        lambda out: all(t["name"] == name for t in out["tasks"]),
+    )
+
+
+def parse_reply(response: httpx2.Response, ident: int) -> dict[str, Any]:
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        for line in response.text.splitlines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("id") == ident:
+                    return message  # type: ignore[no-any-return]
+        raise ValueError("no JSON-RPC reply in the event stream")
+    return response.json()  # type: ignore[no-any-return]
+
+
+def classify(message: dict[str, Any]) -> tuple[str, bool]:
+    """(kind, expected) of a failed call: only retries exhausted on injected faults are expected."""
+    if "error" in message:
+        return f"jsonrpc {message['error'].get('code')}", False
+    result = message["result"]
+    text = " ".join(block.get("text", "") for block in result.get("content", []))
+    code = DMS_CODE.search(text)
+    exhausted = "after 4 attempts" in text
+    if "could not reach DMS" in text:
+        return "transport (retries exhausted)" if exhausted else "transport", exhausted
+    if code:
+        return f"tool {code.group(0)}", exhausted and code.group(0) in INJECTED_CODES
+    if any(injected in text for injected in INJECTED_CODES):
+        return "tool HTTP 5xx without a code", exhausted
+    return f"tool: {text[:80]}", False
+
+
+async def client_loop(
+    number: int, url: str, stop_at: float, measure_from: float, tally: Tally, rng: random.Random
+) -> None:
+    era = LEGACY if number % 2 == 0 else MODERN
+    ids = itertools.count(1)
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(45.0)) as http:
+        while time.monotonic() < stop_at:
+            tool, arguments, check = pick_call(rng)
+            ident = next(ids)
+            params: dict[str, Any] = {"name": tool, "arguments": arguments}
+            headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": era}
+            if era == MODERN:
+                params["_meta"] = {
+                    "io.modelcontextprotocol/protocolVersion": MODERN,
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                }
+                headers |= {"Mcp-Method": "tools/call", "Mcp-Name": tool}
+            body = {"jsonrpc": "2.0", "id": ident, "method": "tools/call", "params": params}
+            started = time.monotonic()
+            try:
+                response = await http.post(url, json=body, headers=headers)
+                if response.status_code != 200:
+                    kind, expected, detail = f"http {response.status_code}", False, response.text[:200]
+                else:
+                    message = parse_reply(response, ident)
+                    result = message.get("result", {})
+                    if "error" not in message and not result.get("isError"):
+                        good = check(result["structuredContent"])
+                        kind, expected, detail = ("ok", True, "") if good else ("wrong answer", False, str(result))
+                    else:
+                        kind, expected = classify(message)
+                        detail = json.dumps(message)[:300]
+            except Exception as exc:  # a client-side failure is a finding too
+                kind, expected, detail = f"client {type(exc).__name__}", False, str(exc)[:200]
+            if started < measure_from:
+                continue  # warm-up
+            tally.latencies.append(time.monotonic() - started)
+            tally.outcomes[kind] += 1
+            if not expected:
+                tally.unexpected.append(f"{tool} {arguments}: {kind}: {detail}")
+
+
+async def sample_rss(pid: int, stop_at: float, tally: Tally) -> None:
+    while time.monotonic() < stop_at:
+        tally.rss_kib.append((time.monotonic(), rss_kib(pid)))
+        await anyio.sleep(0.25)
+
+
+@pytest.mark.timeout(SECONDS + 120)
+async def test_load_run(simulator: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    env = clean_env(**sim_env(simulator, BGTASK_CACHE="off", BGTASK_LOG_LEVEL="INFO"))
+    simulator.faults(*fault_rules())
+    url = f"http://127.0.0.1:{port}/mcp"
+    with tempfile.TemporaryFile() as stderr:
+        server = spawn_server(port, env, stderr)
+        try:
+            with anyio.fail_after(30):
+                while True:
+                    try:
+                        async with httpx2.AsyncClient() as probe:
+                            if (await probe.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                                break
+                    except httpx2.TransportError:
+                        pass
+                    assert server.poll() is None, "the server exited at start"
+                    await anyio.sleep(0.1)
+            tally = Tally()
+            warmup = min(2.0, SECONDS / 5)
+            begin = time.monotonic()
+            measure_from, stop_at = begin + warmup, begin + warmup + SECONDS
+            upstream_before = simulator.stats().get("all", 0)
+            cpu_before = cpu_seconds(server.pid)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(sample_rss, server.pid, stop_at, tally)
+                for number in range(CLIENTS):
+                    tg.start_soon(client_loop, number, url, stop_at, measure_from, tally, random.Random(number))
+            elapsed = time.monotonic() - measure_from
+            cpu_used = cpu_seconds(server.pid) - cpu_before
+            stats = simulator.stats()
+
+            # afterwards: no fault, and the server answers at once and normally
+            simulator.faults()
+            async with httpx2.AsyncClient(timeout=10) as http:
+                reply = await http.post(
+                    url,
+                    json={
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "tools/call",
+                        "params": {
+                            "name": "get_background_task",
+                            "arguments": {"instance_id": data.KAFKA.id, "task_id": data.EXAMPLE_TASK_ID},
+                        },
+                    },
+                    headers={"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": LEGACY},
+                )
+                after = parse_reply(reply, 1)
+                assert not after["result"].get("isError"), after
+                assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                code = server.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                raise AssertionError("the server did not stop on SIGTERM") from None
+        stderr.seek(0)
+        logs = stderr.read().decode("utf-8", "replace")
+
+    measured = [(t, kib) for t, kib in tally.rss_kib if t >= measure_from]
+    rss_start, rss_end = measured[0][1], measured[-1][1]
+    rss_max = max(kib for _, kib in measured)
+    upstream = stats.get("all", 0) - upstream_before
+    summary = {
+        "clients": CLIENTS,
+        "seconds": round(elapsed, 1),
+        "calls": tally.calls,
+        "calls_per_second": round(tally.calls / elapsed, 1),
+        "outcomes": dict(tally.outcomes.most_common()),
+        "unexpected_errors": len(tally.unexpected),
+        "latency_ms": {
+            "p50": round(percentile(tally.latencies, 0.50) * 1000, 1),
+            "p90": round(percentile(tally.latencies, 0.90) * 1000, 1),
+            "p99": round(percentile(tally.latencies, 0.99) * 1000, 1),
+            "max": round(max(tally.latencies) * 1000, 1),
+        },
+        "server_rss_mib": {
+            "start": round(rss_start / 1024, 1),
+            "end": round(rss_end / 1024, 1),
+            "max": round(rss_max / 1024, 1),
+            "quartiles": [round(measured[int(q * (len(measured) - 1))][1] / 1024, 1) for q in (0.25, 0.5, 0.75)],
+        },
+        "server_cpu_ms_per_call": round(cpu_used * 1000 / max(tally.calls, 1), 2),
+        "upstream_requests_incl_warmup": upstream,
+        "faults_injected_incl_warmup": {k[6:]: v for k, v in stats.items() if k.startswith("fault:")},
+        "upstream_disconnected": stats.get("disconnected", 0),
+        "injected": {"latency_ms": LATENCY_S * 1000, "fault_rate": FAULT_RATE, "faults": list(FAULTS)},
+        "server_exit_code": code,
+    }
+    with capsys.disabled():
+        print("\nload run:", json.dumps(summary, indent=1))
+    if os.environ.get("BGTASK_LOAD_REPORT"):
+        await anyio.Path(os.environ["BGTASK_LOAD_REPORT"]).write_text(json.dumps(summary, indent=1) + "\n")
+
+    assert tally.calls >= CLIENTS * SECONDS, "the load run made too few calls to mean anything"
+    assert not tally.unexpected, "\n".join(tally.unexpected[:10])
+    assert tally.outcomes["ok"] >= 0.99 * tally.calls
+    assert upstream > tally.calls * 0.5, "the calls did not reach DMS (cache on?)"
+    # memory stays flat: after the warm-up, no growth beyond allocator noise
+    assert rss_end - rss_start < max(16 * 1024, rss_start // 5), summary["server_rss_mib"]
+    assert "Traceback" not in logs and "failed unexpectedly" not in logs, logs[-3000:]
+    assert code == 0
