@@ -6,17 +6,22 @@ streamable HTTP at ``/mcp`` with SSE responses under uvicorn (one or several wor
 
     python -m bench.baseline_server                      # stdio
     python -m bench.baseline_server --port 8001 [--workers 2]   # HTTP
+
+With BENCH_UPSTREAM=<simulator URL> it has a second tool, ``fetch``: one signed httpx2 GET of the seed task,
+returned as the raw JSON text. That is the floor of a server that reads DMS on every call (our cache off).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from mcp.server import MCPServer
 
 TOOL = "echo"
 ANSWER = "ok"
+FETCH = "fetch"
 
 
 def build_server() -> MCPServer:
@@ -26,6 +31,24 @@ def build_server() -> MCPServer:
     async def echo(text: str = ANSWER) -> str:
         """Return the text it was given."""
         return text
+
+    upstream = os.environ.get("BENCH_UPSTREAM")
+    if upstream:
+        import httpx2
+
+        from bgtask_mcp.dms.signer import AkSkSigner
+        from bgtask_mcp.simulator import data
+
+        url = f"{upstream}/v2/{data.SIM_PROJECT_ID}/instances/{data.KAFKA.id}/tasks/{data.EXAMPLE_TASK_ID}"
+        signer = AkSkSigner(data.SIM_ACCESS_KEY, data.SIM_SECRET_KEY, project_id=data.SIM_PROJECT_ID)
+        client = httpx2.AsyncClient(auth=signer, headers={"Content-Type": "application/json"}, timeout=10.0)
+
+        @mcp.tool()
+        async def fetch() -> str:
+            """Read the seed task from DMS: one signed GET, the raw JSON text."""
+            response = await client.get(url)
+            response.raise_for_status()
+            return response.text
 
     return mcp
 

@@ -11,6 +11,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ PY = sys.executable
 OURS_STDIO = [PY, "-m", "bgtask_mcp", "serve"]
 BARE_STDIO = [PY, "-m", "bench.baseline_server"]
 LEGACY = "2025-11-25"  # the handshake era: SSE responses over HTTP, what deployed clients speak today
+PYCACHE = str(Path(tempfile.gettempdir()) / "bgtask-mcp-bench-pycache")
 
 
 # -- statistics -----------------------------------------------------------------------------------
@@ -48,6 +50,42 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+class LoadMeter:
+    """How much CPU processes other than this benchmark's used meanwhile (share of all cores).
+
+    Our own CPU is this process plus every child it has reaped (servers are always stopped and waited for
+    before a section ends) plus the long-lived simulator, read live.
+    """
+
+    def __init__(self, live_pids: Sequence[int] = ()) -> None:
+        self.live = list(live_pids)
+        self.started = time.monotonic()
+        self.busy0, self.own0 = self._busy(), self._own()
+
+    @staticmethod
+    def _busy() -> float:
+        import psutil
+
+        t = psutil.cpu_times()
+        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+    def _own(self) -> float:
+        import psutil
+
+        mine = os.times()
+        total = mine.user + mine.system + mine.children_user + mine.children_system
+        for pid in self.live:
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(pid).cpu_times()
+                total += times.user + times.system
+        return total
+
+    def foreign_share(self) -> float:
+        elapsed = (time.monotonic() - self.started) * (os.cpu_count() or 1)
+        foreign = (self._busy() - self.busy0) - (self._own() - self.own0)
+        return max(0.0, foreign / elapsed) if elapsed > 0 else 0.0
+
+
 # -- environment ----------------------------------------------------------------------------------
 
 
@@ -56,6 +94,9 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BGTASK_", "HUAWEICLOUD_SDK_"))}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.pop("PYTHONUNBUFFERED", None)  # the servers run as users run them
+    # ... with compiled bytecode, as after a pip install; kept outside the work tree
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = PYCACHE
     env.update(extra)
     return env
 
@@ -155,6 +196,14 @@ class Simulator:
         answer = httpx2.get(self.url + "/_simulator/stats", timeout=10).json()
         return int(answer["requests"].get("all", 0))
 
+    def set_latency(self, seconds: float) -> None:
+        """Every DMS request waits this long before it is answered (a cloud round trip); 0 clears it."""
+        if seconds > 0:
+            rules = [{"kind": "latency", "latency_s": seconds}]
+            httpx2.post(self.url + "/_simulator/faults", json={"rules": rules}, timeout=10).raise_for_status()
+        else:
+            httpx2.delete(self.url + "/_simulator/faults", timeout=10).raise_for_status()
+
     def stop(self) -> None:
         stop(self.process)
 
@@ -240,10 +289,12 @@ def ours_http(sim_url: str, *, cache: bool, workers: int = 1, name: str = "") ->
     return HttpServer(name or "ours", argv, ours_env(sim_url, cache=cache), port=port, workers=workers)
 
 
-def bare_http(*, workers: int = 1, name: str = "") -> HttpServer:
+def bare_http(*, workers: int = 1, name: str = "", upstream: str | None = None) -> HttpServer:
+    """The bare server; with ``upstream`` (the simulator URL) it also has the ``fetch`` tool (bare + GET)."""
     port = free_port()
     argv = [*BARE_STDIO, "--port", str(port), "--workers", str(workers)]
-    return HttpServer(name or "bare", argv, clean_env(), port=port, workers=workers)
+    env = clean_env(BENCH_UPSTREAM=upstream) if upstream else clean_env()
+    return HttpServer(name or "bare", argv, env, port=port, workers=workers)
 
 
 @contextlib.contextmanager

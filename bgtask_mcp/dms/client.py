@@ -167,28 +167,40 @@ class DMSClient:
             )
         except ConfigurationError as exc:
             self._config_error = str(exc)
-        verify: ssl.SSLContext | bool = True
-        if settings.ca_file:
-            verify = ssl.create_default_context(cafile=settings.ca_file)
-        lim = self._limits
-        self._http = httpx2.AsyncClient(
-            auth=auth,
-            verify=verify,
-            trust_env=True,
-            transport=transport,
-            timeout=httpx2.Timeout(connect=lim.connect_timeout, read=lim.read_timeout, write=10.0, pool=5.0),
-            limits=httpx2.Limits(
-                max_connections=lim.max_connections,
-                max_keepalive_connections=lim.max_connections,
-                keepalive_expiry=30.0,
-            ),
-            headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
-            follow_redirects=False,
-        )
-        if isinstance(auth, PasswordTokenAuth):
-            auth.bind(self._http)
+        self._transport = transport
+        self._http_client: httpx2.AsyncClient | None = None
         self.auth = auth
         self.requests_sent = 0
+
+    @property
+    def _http(self) -> httpx2.AsyncClient:
+        return self._client()
+
+    def _client(self) -> httpx2.AsyncClient:
+        """The pooled client, built on first use: its TLS context (the CA bundle) and first import cost about
+        40 ms, which would otherwise sit between the spawn of a stdio server and its answer to initialize."""
+        if self._http_client is None:
+            settings, lim = self._settings, self._limits
+            verify: ssl.SSLContext | bool = True
+            if settings.ca_file:
+                verify = ssl.create_default_context(cafile=settings.ca_file)
+            self._http_client = httpx2.AsyncClient(
+                auth=self.auth,
+                verify=verify,
+                trust_env=True,
+                transport=self._transport,
+                timeout=httpx2.Timeout(connect=lim.connect_timeout, read=lim.read_timeout, write=10.0, pool=5.0),
+                limits=httpx2.Limits(
+                    max_connections=lim.max_connections,
+                    max_keepalive_connections=lim.max_connections,
+                    keepalive_expiry=30.0,
+                ),
+                headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+                follow_redirects=False,
+            )
+            if isinstance(self.auth, PasswordTokenAuth):
+                self.auth.bind(self._http_client)
+        return self._http_client
 
     @property
     def configured(self) -> bool:
@@ -207,7 +219,8 @@ class DMSClient:
         return call_deadline(self._limits.call_deadline if seconds is None else seconds)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http_client is not None:
+            await self._http_client.aclose()
 
     async def __aenter__(self) -> DMSClient:
         return self
@@ -295,6 +308,7 @@ class DMSClient:
             raise ConfigurationError(self._config_error)
         if self.auth is None:
             raise ConfigurationError(NO_CREDENTIALS)
+        self._client()  # built on first use: before this call's deadline clock starts
         stats = CallStats()
         started = time.monotonic()
         deadline_at = started + self._limits.call_deadline

@@ -1,0 +1,93 @@
+"""What the model reads: bytes of tool output (the text block + structuredContent as serialized) for the seed
+example task and for a page of 10 tasks, against the raw DMS API JSON of the same data.
+
+The raw JSON is counted compact (no spaces) and without the simulator's own ``simulated`` flag, i.e. the
+smallest a faithful copy of the API answer can be.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp import Client
+
+from bench.common import Simulator, direct_client, ours_env
+from bench.report import Row
+from bgtask_mcp.simulator import data
+
+SECTION = "What the model reads (bytes of tool output)"
+
+
+def compact(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def tool_bytes(result: Any) -> tuple[int, int]:
+    """(text bytes, structuredContent bytes) of a CallToolResult."""
+    text = sum(len(block.text.encode()) for block in result.content if getattr(block, "type", "") == "text")
+    structured = compact(result.structured_content) if result.structured_content is not None else 0
+    return text, structured
+
+
+async def run(sim: Simulator) -> tuple[list[Row], dict[str, Any], list[str]]:
+    from bgtask_mcp.config import load_settings
+    from bgtask_mcp.server import build_server
+
+    settings = load_settings(ours_env(sim.url, cache=False))
+    cases = [
+        (
+            "seed task (get_background_task)",
+            "get_background_task",
+            {"instance_id": data.KAFKA.id, "task_id": data.EXAMPLE_TASK_ID},
+            sim.task_path(data.KAFKA.id, data.EXAMPLE_TASK_ID),
+            {},
+        ),
+        (
+            "10-task page (list_background_tasks)",
+            "list_background_tasks",
+            {"instance_id": data.KAFKA.id, "limit": 10},
+            sim.list_path(data.KAFKA.id),
+            {"start": "1", "limit": "10"},
+        ),
+    ]
+    rows: list[Row] = []
+    raw: dict[str, Any] = {}
+    async with Client(build_server(settings), mode="legacy") as client, direct_client() as direct:
+        for what, tool, arguments, path, query in cases:
+            result = await client.call_tool(tool, arguments)
+            if result.is_error:
+                raise RuntimeError(f"{tool} failed: {result.content}")
+            text, structured = tool_bytes(result)
+            api = (await direct.get(sim.url + path, params=query)).json()
+            api.pop("simulated", None)
+            api_bytes = compact(api)
+            ours = text + structured
+            rows.append(
+                Row(
+                    SECTION,
+                    f"{what}: text + structured",
+                    ours,
+                    "B",
+                    "raw API JSON",
+                    api_bytes,
+                    ours / api_bytes,
+                    note=f"text block {text:,} B (JSON indented by the SDK) + structuredContent {structured:,} B; "
+                    f"{len(api.get('tasks', []))} task(s), params decoded",
+                    extra={"text": text, "structured": structured},
+                )
+            )
+            rows.append(
+                Row(
+                    SECTION,
+                    f"{what}: text only",
+                    text,
+                    "B",
+                    "raw API JSON",
+                    api_bytes,
+                    text / api_bytes,
+                    note=f"what a client that shows only content passes on; compact it would be about {structured:,} B",
+                )
+            )
+            raw[what] = {"text_bytes": text, "structured_bytes": structured, "api_bytes": api_bytes}
+    return rows, raw, []

@@ -1,0 +1,188 @@
+"""``python -m bench``: run every benchmark against the simulator on loopback, write bench/results/.
+
+python -m bench            # the full run (a few minutes on 2 cores): results.md, results.png, results.json
+python -m bench --quick    # a smoke run for CI (< 60 s), written to bench/results/quick/
+python -m bench --only latency,throughput
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import cache, coldstart, latency, memory, output, throughput
+from bench.common import ROOT, LoadMeter, Simulator, machine
+from bench.report import Row, console, markdown, plot, write_json
+
+SECTIONS = ("cold", "latency", "throughput", "cache", "memory", "output")
+
+METHOD = [
+    "- Servers: `python -m bgtask_mcp serve` (stdio) and `serve --transport http` (stateless streamable HTTP, "
+    "SSE answers, uvicorn), with their default log level (INFO, one line per call, to /dev/null here); the "
+    "yardstick is `bench/baseline_server.py`, a bare `MCPServer` with one trivial tool served the same way.",
+    "- The DMS backend is the embedded simulator in its own process (`python -m bgtask_mcp simulator`), reached "
+    "over loopback with real AK/SK signatures, which it verifies.",
+    "- Latency: the SDK's `Client` (2025-11-25 handshake era, and the 2026-07-28 era where shown), one call at "
+    "a time; within a round every measurement (ours, the bare tool, the direct GET, the official SDK, over "
+    "every transport) is called once in a shuffled order, again and again, so that whatever else the machine "
+    "does weighs on all of them alike. The floor is the bare tool over the same transport plus one direct "
+    "signed `httpx2` GET (`AkSkSigner`) of the same task. Server CPU per call comes from psutil.",
+    "- Throughput and memory: a raw asyncio HTTP/1.1 client (`bench/loadgen.py`) with 32 keep-alive "
+    "connections sends 2025-11-25 `tools/call` requests and checks every answer; the load generator, the "
+    "server(s) and the simulator share the machine's cores.",
+    "- Cold start: spawn to the `initialize` answer over pipes, raw JSON-RPC, alternating ours and bare. Child "
+    "processes compile bytecode into a private PYTHONPYCACHEPREFIX (as after a pip install, whatever "
+    "PYTHONDONTWRITEBYTECODE says); the first, uncounted spawn of each fills it.",
+]
+
+
+@dataclass
+class Plan:
+    quick: bool
+    cold_rounds: int = 7
+    latency_rounds: int = 7
+    latency_calls: int = 100
+    eras: list[str] = field(default_factory=lambda: ["legacy", "auto"])
+    rtt_rounds: int = 3
+    tp_rounds: int = 3
+    tp_seconds: float = 2.5
+    workers: list[int] = field(default_factory=lambda: [1, 2])
+    cache_rounds: int = 5
+    cache_calls: int = 100
+    mem_calls: int = 10_000
+    mem_chunks: int = 5
+
+    @classmethod
+    def make(cls, quick: bool) -> Plan:
+        if not quick:
+            return cls(quick=False)
+        return cls(
+            quick=True,
+            cold_rounds=2,
+            latency_rounds=3,
+            latency_calls=30,
+            eras=["legacy"],
+            rtt_rounds=0,
+            tp_rounds=2,
+            tp_seconds=0.5,
+            workers=[1],
+            cache_rounds=3,
+            cache_calls=20,
+            mem_calls=400,
+            mem_chunks=2,
+        )
+
+    def describe(self) -> str:
+        return (
+            f"cold start {self.cold_rounds}; latency {self.latency_rounds} x {self.latency_calls} calls; "
+            f"throughput {self.tp_rounds} x {self.tp_seconds:g} s per config; cache {self.cache_rounds} x "
+            f"{self.cache_calls} calls; memory {self.mem_calls:,} calls in {self.mem_chunks} chunks"
+        )
+
+
+def product() -> str:
+    from bgtask_mcp import __version__
+
+    text = f"bgtask-mcp {__version__}"
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "bgtask_mcp"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        text += f" at {head}" + (" with uncommitted changes in bgtask_mcp/" if dirty else "")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (< 60 s), for CI")
+    parser.add_argument("--only", help=f"comma-separated sections to run: {', '.join(SECTIONS)}")
+    parser.add_argument("--out", type=Path, help="output folder (default bench/results, or bench/results/quick)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",")] if args.only else list(SECTIONS)
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    plan = Plan.make(args.quick)
+    out = args.out or (ROOT / "bench" / "results" / ("quick" if args.quick else ""))
+    out.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    rows: list[Row] = []
+    raw: dict[str, Any] = {}
+    details: list[str] = list(METHOD)
+    sim = Simulator.start()
+    busy: dict[str, float] = {}
+    overall = LoadMeter([sim.process.pid])
+
+    def step(name: str, fn: Callable[[], tuple[list[Row], Any, list[str]]]) -> None:
+        if name not in only:
+            return
+        began = time.perf_counter()
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        meter = LoadMeter([sim.process.pid])
+        section_rows, section_raw, section_details = fn()
+        busy[name] = meter.foreign_share()
+        rows.extend(section_rows)
+        raw[name] = section_raw
+        details.extend(section_details)
+        print(f"[bench] {name} done in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
+
+    try:
+        step("cold", lambda: coldstart.run(sim.url, plan.cold_rounds, profile_imports=not plan.quick))
+        step(
+            "latency",
+            lambda: asyncio.run(
+                latency.run(sim, plan.latency_rounds, plan.latency_calls, plan.eras, rtt_rounds=plan.rtt_rounds)
+            ),
+        )
+        step("throughput", lambda: asyncio.run(throughput.run(sim, plan.tp_rounds, plan.tp_seconds, plan.workers)))
+        step("cache", lambda: asyncio.run(cache.run(sim, plan.cache_rounds, plan.cache_calls)))
+        step("memory", lambda: asyncio.run(memory.run(sim, plan.mem_calls, plan.mem_chunks)))
+        step("output", lambda: asyncio.run(output.run(sim)))
+        busy["whole run"] = overall.foreign_share()
+    finally:
+        sim.stop()
+    details.append(
+        "- CPU used by other processes on the machine meanwhile (share of all cores): "
+        + ", ".join(f"{name} {share:.0%}" for name, share in busy.items())
+        + ". Ratios are measured interleaved to withstand this; absolute figures suffer more."
+    )
+
+    titles = [coldstart.SECTION, latency.SECTION, latency.RTT_SECTION, latency.SDK_SECTION, throughput.SECTION]
+    titles += [cache.SECTION]
+    titles += [memory.SECTION, output.SECTION]
+    rows.sort(key=lambda r: titles.index(r.section) if r.section in titles else len(titles))  # stable
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": time.perf_counter() - started,
+        "quick": plan.quick,
+        "rounds": plan.describe(),
+        "machine": machine(),
+        "product": product(),
+        "foreign_cpu_share": busy,
+    }
+    (out / "results.md").write_text(markdown(rows, meta, details))
+    write_json(out / "results.json", rows, meta, raw)
+    try:
+        plot(out / "results.png", rows, meta)
+    except ImportError as exc:
+        print(f"[bench] no plot: {exc}", file=sys.stderr)
+    print(console(rows, meta))
+    for line in details[len(METHOD) :]:
+        print(line)
+    print(f"\nwritten: {out / 'results.md'}, {out / 'results.png'} ({meta['seconds']:.0f} s)")
+    missed = [r for r in rows if r.verdict == "MISSED"]
+    return 1 if args.strict and missed else 0
