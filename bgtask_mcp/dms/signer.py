@@ -136,8 +136,9 @@ class AkSkSigner(httpx2.Auth):
         if content_type and not content_type.startswith(("application/json", "application/bson")):
             headers["X-Sdk-Content-Sha256"] = "UNSIGNED-PAYLOAD"
         pairs = query_pairs(request.url)
-        wire_query = canonical_query(pairs)
-        request.url = request.url.copy_with(query=wire_query.encode("ascii") if wire_query else None)
+        wire_query = canonical_query(pairs).encode("ascii")
+        if request.url.query != wire_query:  # re-parsing the URL costs ~0.2 ms: only when the query changes
+            request.url = request.url.copy_with(query=wire_query or None)
         # Transport-managed headers are not signed by the official SDK either: it never sees them.
         to_sign = {k: v for k, v in headers.items() if k.lower() not in _UNSIGNED}
         signed = signed_header_names(to_sign)
