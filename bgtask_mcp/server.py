@@ -40,7 +40,6 @@ from bgtask_mcp.dms.client import DMSClient, call_deadline, current_request_id
 from bgtask_mcp.dms.errors import ConfigurationError, DMSError, InvalidArgument
 from bgtask_mcp.glossary import glossary
 from bgtask_mcp.models import (
-    TERMINAL_STATUSES,
     InstanceId,
     ProjectId,
     Task,
@@ -99,6 +98,22 @@ class AppState:
         for task in tasks:
             _bounded_add(self.seen_names, task.name)
             _bounded_add(self.seen_tasks, task.id)
+
+    def task_key(self, project: str | None, instance: str, task: str) -> tuple[str, str | None, str, str]:
+        """The cache key of one task: the same task read with or without the default project is one entry."""
+        return (self.client.endpoint, project or self.client.default_project(), instance, task)
+
+    def absorb(self, project: str | None, instance: str, page: TaskList) -> None:
+        """Remember what a list showed; its finished tasks are final, so later lookups need no request."""
+        self.remember(instance, page.tasks)
+        if not self.cache.enabled:
+            return
+        for task in page.tasks:
+            if task.terminal:
+                self.cache.put(
+                    self.task_key(project, instance, task.id),
+                    TaskList(task_count=1, tasks=[task], simulated=page.simulated),
+                )
 
 
 def _bounded_add(store: OrderedDict[str, None], value: str, limit: int = 500) -> None:
@@ -233,7 +248,7 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
 
     async def read_task(state: AppState, project: str | None, instance: str, task: str, *, fresh: bool) -> TaskList:
         client = state.client
-        key = (client.endpoint, project or client.default_project(), instance, task)
+        key = state.task_key(project, instance, task)
         result = await state.cache.get(key, lambda: client.get_task(instance, task, project), fresh=fresh)
         state.remember(instance, result.tasks)
         return result
@@ -318,14 +333,15 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
 
         async def page(offset: int, size: int) -> TaskList:
             with call_deadline(call_ends - time.monotonic()):
-                return await client.list_tasks(
+                result = await client.list_tasks(
                     instance_id, project_id=project_id, start=offset, limit=size, begin_time=begin, end_time=end
                 )
+            state.absorb(project_id, instance_id, result)
+            return result
 
         if not wanted_name and not wanted_statuses:
             result = await page(start, limit)
             consumed = start - 1 + len(result.tasks)
-            _feed_cache(state, client, project_id, instance_id, result)
             return TaskPage(
                 task_count=result.task_count,
                 tasks=result.tasks,
@@ -344,7 +360,6 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         while scanned < MAX_SCAN:
             batch = await page(position, 100)
             total, simulated = batch.task_count, batch.simulated
-            _feed_cache(state, client, project_id, instance_id, batch)
             if not batch.tasks:
                 break
             for task in batch.tasks:
@@ -366,7 +381,6 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         note = f"Filtered by {filters}: {len(matches)} match(es) among {scanned} task(s) read from offset {start}."
         if next_start and len(matches) < limit:
             note += f" Stopped after reading {MAX_SCAN} tasks; call again with start={next_start} to continue."
-        state.remember(instance_id, matches)
         return TaskPage(
             task_count=total,
             tasks=matches,
@@ -540,17 +554,6 @@ def _matches(task: Task, name: str | None, statuses: frozenset[str]) -> bool:
     if name and task.name.lower() != name:
         return False
     return not statuses or task.status in statuses
-
-
-def _feed_cache(state: AppState, client: DMSClient, project: str | None, instance: str, result: TaskList) -> None:
-    """Finished tasks seen in a list are final: later get_background_task calls need no request."""
-    if not state.cache.enabled:
-        return
-    for task in result.tasks:
-        if task.status in TERMINAL_STATUSES:
-            key = (client.endpoint, project or client.default_project(), instance, task.id)
-            state.cache.put(key, TaskList(task_count=1, tasks=[task], simulated=result.simulated))
-    state.remember(instance, result.tasks)
 
 
 def _wait_summary(task: Task, waited: float, timeout: float) -> str:
