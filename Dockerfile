@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # bgtask-mcp: MCP server for the background tasks of Distributed Message Service.
 #
 #   docker build -t bgtask-mcp .
@@ -10,6 +8,9 @@
 # The default command binds 0.0.0.0 inside the container, so the server insists on a bearer
 # token (BGTASK_HTTP_TOKEN) at run time. The HEALTHCHECK probes /healthz on port 8000; set
 # BGTASK_HEALTHCHECK_URL when you serve on another port (it is read by the health check only).
+# The image carries the optional features of a team service: OAuth (PyJWT), the shared Redis cache and
+# OpenTelemetry export. It builds with the engine's built-in BuildKit frontend (no frontend image is pulled);
+# deploy/check_image.py builds it and checks that it starts, even where no registry is reachable.
 
 ARG PYTHON_IMAGE=python:3.12-slim
 
@@ -51,7 +52,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # The wheels are bind-mounted from the builder, so they never become a layer of this image.
 # --no-index: only the wheels built above are installed, nothing is fetched at this point.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    python -m pip install --no-cache-dir --no-index --find-links=/wheels /wheels/bgtask_mcp-*.whl \
+    python -m pip install --no-cache-dir --no-index --find-links=/wheels \
+        "$(echo /wheels/bgtask_mcp-*.whl)[oauth,redis,otel]" \
  && groupadd --gid 10001 bgtask \
  && useradd --no-log-init --uid 10001 --gid 10001 \
         --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin bgtask

@@ -5,7 +5,9 @@ Needs nothing but Python >= 3.11: it makes ``.venv`` beside this file on first u
 project into it, and runs the command there.
 
   demo        start the embedded DMS simulator and the MCP server, drive it with a real MCP client
-  test        lint, type-check, and run the whole test suite (what CI runs)
+              (installs only what the server needs)
+  test        lint, type-check, the whole test suite, outside MCP clients, and the container image built and
+              checked against a real Docker engine (what CI runs)
   bench       run the benchmarks, write bench/results/
   serve ...   run `bgtask-mcp serve ...` from the project's environment
 """
@@ -32,16 +34,19 @@ def sh(*args: str | Path, env: dict[str, str] | None = None) -> None:
 
 
 def ensure_env(extras: str) -> None:
-    """Create the virtual environment and install the project once per change of pyproject.toml."""
+    """Create the virtual environment and install the project (with these extras) once per change of
+    pyproject.toml; an environment that already has more extras is kept."""
     if sys.version_info < (3, 11):
         sys.exit("bgtask-mcp needs Python >= 3.11")
     if not PY.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == want:
+    project = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    installed = STAMP.read_text().split() if STAMP.exists() else []
+    if installed[:1] == [project] and set(extras.split(",")) - {""} <= set(installed[1:]):
         return
-    sh(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f".[{extras}]")
-    STAMP.write_text(want)
+    target = f".[{extras}]" if extras else "."
+    sh(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target)
+    STAMP.write_text(" ".join([project, *sorted(set(extras.split(",")) - {""})]))
 
 
 def main(argv: list[str]) -> int:
@@ -50,21 +55,22 @@ def main(argv: list[str]) -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
         if command == "demo":
-            ensure_env("test")
+            ensure_env("")
             sh(BIN / "bgtask-mcp", "demo", *rest, env=env)
         elif command == "test":
             ensure_env("test")
-            sh(PY, "-m", "ruff", "check", "bgtask_mcp", "tests", "bench", "tasks.py", ".ci")
-            sh(PY, "-m", "ruff", "format", "--check", "bgtask_mcp", "tests", "bench", "tasks.py", ".ci")
+            sh(PY, "-m", "ruff", "check", "bgtask_mcp", "tests", "bench", "deploy", "tasks.py", ".ci")
+            sh(PY, "-m", "ruff", "format", "--check", "bgtask_mcp", "tests", "bench", "deploy", "tasks.py", ".ci")
             sh(PY, "-m", "mypy")
             sh(PY, "-m", "pytest", *rest, env=env)
             if not rest:
                 sh(PY, str(ROOT / ".ci" / "outside_clients.py"), env=env)
+                sh(PY, str(ROOT / "deploy" / "check_image.py"), env=env)
         elif command == "bench":
             ensure_env("test,bench")
             sh(PY, "-m", "bench", *rest, env=env)
         elif command == "serve":
-            ensure_env("test")
+            ensure_env("")
             sh(BIN / "bgtask-mcp", "serve", *rest, env=env)
         else:
             print(__doc__)

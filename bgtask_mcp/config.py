@@ -1,44 +1,41 @@
-"""Configuration: read once at start into one immutable object; flags override the environment.
+"""Configuration: read once at start into one immutable ``Settings``; flags override the environment.
 
-No other module reads ``os.environ``: everything the server needs travels in ``Settings``.
+No other module reads ``os.environ``: everything the server needs travels in ``Settings``. A value that does
+not parse stops start-up with one line naming the setting (``ConfigError``); a setting that is merely
+missing (no credentials yet) lets the server start and every call say what to set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from bgtask_mcp.secrets import Secret
+from bgtask_mcp import ids
+from bgtask_mcp.dms.endpoints import Endpoints, check_url, iam_base, is_loopback, overrides_from, table_regions
+from bgtask_mcp.redaction import Secret
+from bgtask_mcp.settings_env import ConfigError, Env, whole_number
 
 Transport = Literal["stdio", "http"]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_NETWORK_TOKEN_LENGTH = 32
+DEFAULT_SCOPE = "dms:read"
 
-# (our name, the official SDK's name used when ours is unset)
-_FALLBACKS: dict[str, str] = {
-    "BGTASK_ACCESS_KEY": "HUAWEICLOUD_SDK_AK",
-    "BGTASK_SECRET_KEY": "HUAWEICLOUD_SDK_SK",
-    "BGTASK_SECURITY_TOKEN": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-    "BGTASK_PROJECT_ID": "HUAWEICLOUD_SDK_PROJECT_ID",
-}
-
-
-class ConfigError(ValueError):
-    """A setting has a value the server cannot use; the message says which and why."""
+__all__ = ["CloudSettings", "ConfigError", "Credentials", "HttpSettings", "Limits", "Settings", "load_settings"]
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """What the client authenticates with; all optional so the server can start without any."""
+    """What one cloud authenticates with; all optional so the server can start without any."""
 
     access_key: Secret | None = None
     secret_key: Secret | None = None
     security_token: Secret | None = None
     iam_token: Secret | None = None
-    # password -> token exchange (POST /v3/auth/tokens)
-    iam_user: str | None = None
+    iam_user: str | None = None  # password login (POST /v3/auth/tokens)
     iam_password: Secret | None = None
     iam_domain: str | None = None
-    iam_endpoint: str | None = None
 
     @property
     def mode(self) -> Literal["aksk", "token", "password", "none"]:
@@ -49,6 +46,23 @@ class Credentials:
         if self.iam_user and self.iam_password and self.iam_domain:
             return "password"
         return "none"
+
+
+@dataclass(frozen=True)
+class CloudSettings:
+    """One account in one place: its credentials, its default region and project, its endpoints."""
+
+    name: str = "default"
+    region: str | None = None
+    project_id: str | None = None  # of ``region``
+    project_name: str | None = None  # what IAM calls that project, when not the region's name
+    credentials: Credentials = field(default_factory=Credentials)
+    endpoint: str | None = None  # DMS endpoint of ``region`` (BGTASK_ENDPOINT)
+    iam_endpoint: str | None = None  # base URL, without /v3
+    source: str = "the environment"
+
+    def endpoints(self, overrides: Mapping[tuple[str, str], str]) -> Endpoints:
+        return Endpoints(self.region, self.endpoint, self.iam_endpoint, overrides)
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,15 @@ class Limits:
     max_connections: int = 32
     running_task_ttl: float = 2.0  # a running task is never served older than this
     cache_entries: int = 4096
+    caller_concurrency: int = 8  # DMS requests one caller may have in flight
+
+
+@dataclass(frozen=True)
+class OAuthSettings:
+    issuer: str
+    audience: str
+    scope: str = DEFAULT_SCOPE
+    leeway: float = 30.0  # seconds of clock difference tolerated on exp and nbf
 
 
 @dataclass(frozen=True)
@@ -71,115 +94,224 @@ class HttpSettings:
     port: int = 8000
     workers: int = 1
     token: Secret | None = None
+    oauth: OAuthSettings | None = None
+    public_url: str = "http://127.0.0.1:8000/mcp"
     allow_unauthenticated_network_bind: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     max_request_bytes: int = 1024 * 1024
+    metrics: bool = True
 
 
 @dataclass(frozen=True)
 class Settings:
-    endpoint: str | None = None
-    region: str | None = None
-    project_id: str | None = None
-    credentials: Credentials = field(default_factory=Credentials)
+    clouds: tuple[CloudSettings, ...] = (CloudSettings(),)
+    cloud_argument: bool = False  # several clouds: every tool takes ``cloud``
+    endpoint_overrides: Mapping[tuple[str, str], str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     http: HttpSettings = field(default_factory=HttpSettings)
     transport: Transport = "stdio"
     simulator: bool = False
     log_level: str = "INFO"
     ca_file: str | None = None
-    # endpoint overrides in the style of the official SDK: HUAWEICLOUD_SDK_REGION_KAFKA_{REGION}
-    endpoint_overrides: Mapping[str, str] = field(default_factory=dict)
     cache_enabled: bool = True
+    cache_url: str | None = None
+    otlp_endpoint: str | None = None
 
-    def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    @property
+    def default_cloud(self) -> CloudSettings:
+        return self.clouds[0]
 
-
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "").strip()
-    if not value and name in _FALLBACKS:
-        value = env.get(_FALLBACKS[name], "").strip()
-    return value or None
-
-
-def _secret(env: Mapping[str, str], name: str) -> Secret | None:
-    value = _get(env, name)
-    return Secret(value) if value else None
+    def replace(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
 
 
-def _csv(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+def load_settings(env: Mapping[str, str], **flags: Any) -> Settings:
+    """Settings from an environment mapping; flags that are not None win over it. Raises ``ConfigError``."""
+    values = Env(env)
+    http = _http(values, flags)
+    from bgtask_mcp.clouds import load_clouds  # clouds.yaml is read only when a cloud is named
 
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = _get(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def load_settings(env: Mapping[str, str], **flags: object) -> Settings:
-    """Build settings from an environment mapping; flags that are not None win over it."""
-
-    def flag(name: str) -> object:
-        return flags.get(name)
-
-    credentials = Credentials(
-        access_key=_secret(env, "BGTASK_ACCESS_KEY"),
-        secret_key=_secret(env, "BGTASK_SECRET_KEY"),
-        security_token=_secret(env, "BGTASK_SECURITY_TOKEN"),
-        iam_token=_secret(env, "BGTASK_IAM_TOKEN"),
-        iam_user=_get(env, "BGTASK_IAM_USER"),
-        iam_password=_secret(env, "BGTASK_IAM_PASSWORD"),
-        iam_domain=_get(env, "BGTASK_IAM_DOMAIN"),
-        iam_endpoint=_get(env, "BGTASK_IAM_ENDPOINT"),
-    )
-    limits = Limits(
-        connect_timeout=_number(env, "BGTASK_CONNECT_TIMEOUT", Limits.connect_timeout),
-        read_timeout=_number(env, "BGTASK_READ_TIMEOUT", Limits.read_timeout),
-        call_deadline=_number(env, "BGTASK_CALL_DEADLINE", Limits.call_deadline),
-    )
-    token_flag = flag("http_token")
-    http_token = Secret(str(token_flag)) if token_flag else _secret(env, "BGTASK_HTTP_TOKEN")
-    http = HttpSettings(
-        host=str(flag("host") or _get(env, "BGTASK_HTTP_HOST") or HttpSettings.host),
-        port=int(str(flag("port") or _get(env, "BGTASK_HTTP_PORT") or HttpSettings.port)),
-        workers=int(str(flag("workers") or _get(env, "BGTASK_HTTP_WORKERS") or 1)),
-        token=http_token,
-        allow_unauthenticated_network_bind=bool(flag("allow_unauthenticated_network_bind")),
-        allowed_hosts=_csv(_get(env, "BGTASK_ALLOWED_HOSTS")),
-        allowed_origins=_csv(_get(env, "BGTASK_ALLOWED_ORIGINS")),
-    )
-    overrides = {
-        key.removeprefix("HUAWEICLOUD_SDK_REGION_KAFKA_").lower().replace("_", "-"): value
-        for key, value in env.items()
-        if key.startswith("HUAWEICLOUD_SDK_REGION_KAFKA_") and value.strip()
-    }
-    transport = str(flag("transport") or _get(env, "BGTASK_TRANSPORT") or "stdio")
+    clouds, several = load_clouds(values, flags, _environment_cloud(values, flags))
+    transport = str(flags.get("transport") or values.text("BGTASK_TRANSPORT") or "stdio")
     if transport not in ("stdio", "http"):
-        raise ConfigError(f"transport must be 'stdio' or 'http', got {transport!r}")
-    log_level = str(flag("log_level") or _get(env, "BGTASK_LOG_LEVEL") or "INFO").upper()
-    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ConfigError(f"log level must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {log_level!r}")
-    return Settings(
-        endpoint=str(flag("endpoint") or _get(env, "BGTASK_ENDPOINT") or "") or None,
-        region=str(flag("region") or _get(env, "BGTASK_REGION") or "") or None,
-        project_id=str(flag("project_id") or _get(env, "BGTASK_PROJECT_ID") or "") or None,
-        credentials=credentials,
-        limits=limits,
+        raise ConfigError(f"BGTASK_TRANSPORT={transport[:20]!r} is neither stdio nor http")
+    log_level = str(flags.get("log_level") or values.text("BGTASK_LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"BGTASK_LOG_LEVEL={log_level[:20]!r} is not one of {', '.join(LOG_LEVELS)}")
+    settings = Settings(
+        clouds=clouds,
+        cloud_argument=several,
+        endpoint_overrides=overrides_from(env),
+        limits=_limits(values),
         http=http,
         transport=transport,  # type: ignore[arg-type]
-        simulator=bool(flag("simulator")),
+        simulator=bool(flags.get("simulator")),
         log_level=log_level,
-        ca_file=_get(env, "SSL_CERT_FILE"),
-        endpoint_overrides=overrides,
-        cache_enabled=(_get(env, "BGTASK_CACHE") or "on").lower() not in ("0", "off", "false", "no"),
+        ca_file=_ca_file(values),
+        cache_enabled=values.switch("BGTASK_CACHE", True),
+        cache_url=_cache_url(values),
+        otlp_endpoint=values.text("OTEL_EXPORTER_OTLP_ENDPOINT"),
     )
+    _check_regions(settings)
+    _check_extras(settings)
+    if transport == "http":
+        check_http(http)
+    return settings
+
+
+def _check_extras(settings: Settings) -> None:
+    """Optional features need their extra installed: say which, at start-up."""
+    from importlib.util import find_spec
+
+    needs = (
+        (settings.http.oauth is not None, "jwt", "BGTASK_OAUTH_ISSUER", "oauth"),
+        (settings.cache_url is not None, "redis", "BGTASK_CACHE_URL", "redis"),
+        (settings.otlp_endpoint is not None, "opentelemetry.sdk", "OTEL_EXPORTER_OTLP_ENDPOINT", "otel"),
+    )
+    for wanted, module, variable, extra in needs:
+        if wanted and (find_spec(module.split(".")[0]) is None or find_spec(module) is None):
+            raise ConfigError(
+                f"{variable} is set, but the '{extra}' extra is not installed: pip install 'bgtask-mcp[{extra}]'"
+            )
+
+
+def _environment_cloud(values: Env, flags: Mapping[str, Any]) -> CloudSettings:
+    """The cloud described by BGTASK_* variables (and the official SDK's), flags winning."""
+    endpoint = flags.get("endpoint") or values.text("BGTASK_ENDPOINT")
+    iam = values.text("BGTASK_IAM_ENDPOINT")
+    project = flags.get("project_id") or values.text("BGTASK_PROJECT_ID")
+    return CloudSettings(
+        region=_region(flags.get("region") or values.text("BGTASK_REGION")),
+        project_id=configured_project(project, "BGTASK_PROJECT_ID"),
+        credentials=Credentials(
+            access_key=values.secret("BGTASK_ACCESS_KEY"),
+            secret_key=values.secret("BGTASK_SECRET_KEY"),
+            security_token=values.secret("BGTASK_SECURITY_TOKEN"),
+            iam_token=values.secret("BGTASK_IAM_TOKEN"),
+            iam_user=values.text("BGTASK_IAM_USER"),
+            iam_password=values.secret("BGTASK_IAM_PASSWORD"),
+            iam_domain=values.text("BGTASK_IAM_DOMAIN"),
+        ),
+        endpoint=check_url(str(endpoint), "BGTASK_ENDPOINT") if endpoint else None,
+        iam_endpoint=iam_base(check_url(iam, "BGTASK_IAM_ENDPOINT")) if iam else None,
+    )
+
+
+def configured_project(value: object, setting: str) -> str | None:
+    """A configured project id in its one spelling, or a refusal naming where it was set."""
+    if not value:
+        return None
+    lowered = str(value).strip().lower()
+    if not ids.PROJECT.matches(lowered):
+        raise ConfigError(f"{setting}={str(value)[:40]!r} is not a project id ({ids.PROJECT.accepted})")
+    return lowered
+
+
+def _region(value: object) -> str | None:
+    return str(value).strip().lower() or None if value else None
+
+
+def _check_regions(settings: Settings) -> None:
+    known = set(table_regions()) | {region for _, region in settings.endpoint_overrides}
+    for cloud in settings.clouds:
+        if cloud.region and cloud.region not in known and not cloud.endpoint:
+            where = "BGTASK_REGION" if cloud.source == "the environment" else f"region_name of {cloud.source}"
+            raise ConfigError(
+                f"{where}={cloud.region!r} is not a known region (known: {', '.join(table_regions())}); for "
+                "another region set its endpoint with BGTASK_ENDPOINT or HUAWEICLOUD_SDK_REGION_KAFKA_<REGION>"
+            )
+
+
+def _limits(values: Env) -> Limits:
+    return Limits(
+        connect_timeout=values.seconds("BGTASK_CONNECT_TIMEOUT", Limits.connect_timeout, maximum=300),
+        read_timeout=values.seconds("BGTASK_READ_TIMEOUT", Limits.read_timeout, maximum=600),
+        call_deadline=values.seconds("BGTASK_CALL_DEADLINE", Limits.call_deadline, maximum=3600),
+        caller_concurrency=values.whole("BGTASK_CALLER_CONCURRENCY", Limits.caller_concurrency, minimum=1, maximum=256),
+    )
+
+
+def _http(values: Env, flags: Mapping[str, Any]) -> HttpSettings:
+    host = str(flags.get("host") or values.text("BGTASK_HTTP_HOST") or HttpSettings.host)
+    port = _flag_or_whole(flags.get("port"), values, "BGTASK_HTTP_PORT", "--port", 8000, 1, 65535, "a port")
+    workers = _flag_or_whole(flags.get("workers"), values, "BGTASK_HTTP_WORKERS", "--workers", 1, 1, 64)
+    token_flag = flags.get("http_token")
+    shown_host = f"[{host}]" if ":" in host else host
+    public_url = values.text("BGTASK_PUBLIC_URL") or f"http://{shown_host}:{port}/mcp"
+    return HttpSettings(
+        host=host,
+        port=port,
+        workers=workers,
+        token=Secret(str(token_flag)) if token_flag else values.secret("BGTASK_HTTP_TOKEN"),
+        oauth=_oauth(values, public_url),
+        public_url=public_url.rstrip("/"),
+        allow_unauthenticated_network_bind=bool(flags.get("allow_unauthenticated_network_bind"))
+        or values.switch("BGTASK_ALLOW_UNAUTHENTICATED_NETWORK_BIND", False),
+        allowed_hosts=values.csv("BGTASK_ALLOWED_HOSTS"),
+        allowed_origins=values.csv("BGTASK_ALLOWED_ORIGINS"),
+        metrics=values.switch("BGTASK_METRICS", True),
+    )
+
+
+def _flag_or_whole(
+    flag: object, values: Env, name: str, flag_name: str, default: int, low: int, high: int, what: str = "a number"
+) -> int:
+    if flag is not None:
+        return whole_number(flag_name, str(flag), low, high, f"{what}")
+    return values.whole(name, default, minimum=low, maximum=high, what=what)
+
+
+def _oauth(values: Env, public_url: str) -> OAuthSettings | None:
+    issuer = values.text("BGTASK_OAUTH_ISSUER")
+    if not issuer:
+        for name in ("BGTASK_OAUTH_AUDIENCE", "BGTASK_OAUTH_SCOPE"):
+            if values.text(name):
+                raise ConfigError(f"{name} is set but BGTASK_OAUTH_ISSUER is not: set the issuer, or unset {name}")
+        return None
+    scope = values.text("BGTASK_OAUTH_SCOPE") or DEFAULT_SCOPE
+    if any(c.isspace() for c in scope):
+        raise ConfigError(f"BGTASK_OAUTH_SCOPE={scope[:40]!r} must be one scope, without spaces")
+    leeway = values.text("BGTASK_OAUTH_LEEWAY")
+    return OAuthSettings(
+        issuer=check_url(issuer, "BGTASK_OAUTH_ISSUER"),
+        audience=values.text("BGTASK_OAUTH_AUDIENCE") or public_url.rstrip("/"),
+        scope=scope,
+        leeway=30.0 if leeway is None else whole_number("BGTASK_OAUTH_LEEWAY", leeway, 0, 600, "a number of seconds"),
+    )
+
+
+def check_http(http: HttpSettings) -> None:
+    """The HTTP transport's own rules: who may call, from where."""
+    if http.token and http.oauth:
+        raise ConfigError(
+            "both BGTASK_HTTP_TOKEN and BGTASK_OAUTH_ISSUER are set: choose one (OAuth for a team, the static "
+            "token for the simple case)"
+        )
+    if is_loopback(http.host):
+        return
+    if http.token is not None and len(http.token.reveal()) < MIN_NETWORK_TOKEN_LENGTH:
+        raise ConfigError(
+            f"BGTASK_HTTP_TOKEN is too short to serve on {http.host}: use at least {MIN_NETWORK_TOKEN_LENGTH} "
+            "random characters, e.g. the output of: openssl rand -hex 32"
+        )
+    if not (http.token or http.oauth or http.allow_unauthenticated_network_bind):
+        raise ConfigError(
+            f"refusing to serve on {http.host} without authentication: set BGTASK_OAUTH_ISSUER, or "
+            "BGTASK_HTTP_TOKEN to a long random value (clients send it as 'Authorization: Bearer <token>'), "
+            "bind 127.0.0.1, or pass --allow-unauthenticated-network-bind if a proxy in front already authenticates"
+        )
+
+
+def _ca_file(values: Env) -> str | None:
+    path = values.text("SSL_CERT_FILE")
+    if path and not Path(path).is_file():
+        raise ConfigError(f"SSL_CERT_FILE={path[:80]!r} is not a readable file")
+    return path
+
+
+def _cache_url(values: Env) -> str | None:
+    url = values.text("BGTASK_CACHE_URL")
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"BGTASK_CACHE_URL must start with redis://, rediss:// or unix://, not {url.split(':')[0]!r}")
+    return url

@@ -1,49 +1,21 @@
-"""Typed views of the DMS task API: Table 1 (the path), Table 3 (a task), Table 2 (the envelope).
+"""Typed, decoded, masked answers: what the tools return as structuredContent (pydantic, no I/O).
 
-Wire values are strings (``task_count``, ``params``); these models hold what they mean.
+The wire says ``"task_count": "1"`` and ``"params": "{\\"a\\":1}"``; these models say what that means:
+numbers as numbers, params decoded with every secret masked (``redaction.mask_value``), instance creation
+times in ISO 8601 instead of epoch milliseconds.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from bgtask_mcp import vocabulary
+from bgtask_mcp.dms.wire import WireInstance, WireTask
 from bgtask_mcp.params import decode_params
-
-ID_PATTERN = r"^[A-Za-z0-9-]{1,64}$"
-
-TERMINAL_STATUSES = frozenset({"SUCCESS", "FAILED", "DELETED", "CANCELLED"})
-FAILED_STATUSES = frozenset({"FAILED", "DELETED", "CANCELLED"})
-
-ProjectId = Annotated[
-    str | None,
-    Field(
-        description=(
-            "Project ID of the tenant in this region (32 hex characters, shown on the console's My Credentials "
-            "page). Omit it to use the server's configured default project."
-        ),
-    ),
-]
-InstanceId = Annotated[
-    str,
-    Field(
-        description=(
-            "ID of the DMS instance (Kafka, RabbitMQ or RocketMQ), a UUID such as "
-            "'11111111-2222-3333-4444-555555555555', from the instance's Basic Information page."
-        ),
-    ),
-]
-TaskId = Annotated[
-    str,
-    Field(
-        description=(
-            "ID of the background task: 32 hex characters from list_background_tasks, or the job_id UUID "
-            "returned by the operation that started the task."
-        ),
-    ),
-]
+from bgtask_mcp.redaction import mask_text, mask_value
 
 # Any JSON array, spelled out: a bare list[Any] has the schema {"items": {}}, which accepts anything without
 # saying so (MCP Inspector --strict warns about it).
@@ -56,21 +28,20 @@ JsonArray = Annotated[
         }
     ),
 ]
-
 ParamsValue = Annotated[
     dict[str, Any] | JsonArray | str | int | float | bool | None,
     Field(
         description=(
             "Task parameters, decoded from the JSON string the API returns: an object for most tasks. Text that "
-            "is not JSON is kept as text; integers beyond 2^53 arrive as decimal strings; values of keys that "
-            "look like secrets are replaced by '***'."
+            "is not JSON is kept as text; integers beyond 2^53 arrive as decimal strings; secrets (values of "
+            "secret-looking keys, name/value pairs naming a secret, credentials in URLs) are replaced by '***'."
         )
     ),
 ]
 
 
 class Task(BaseModel):
-    """One background task (Table 3 of the API page), params decoded."""
+    """One background task, params decoded and masked."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -81,13 +52,7 @@ class Task(BaseModel):
     user_name: str = Field(description="Username of the user who started the task.")
     user_id: str = Field(description="User ID of the user who started the task.")
     params: ParamsValue
-    status: str = Field(
-        description=(
-            "Task status: CREATED or EXECUTING (still running), SUCCESS (done), FAILED or DELETED (ended in "
-            "failure), CANCELLED (a scheduled task that was cancelled). Unknown values are passed through "
-            "verbatim and treated as still running."
-        )
-    )
+    status: str = Field(description=f"Task status: {vocabulary.status_summary()}. {vocabulary.UNKNOWN_STATUS}")
     created_at: str = Field(description="Start time of the task (RFC 3339, UTC).")
     updated_at: str = Field(
         description="End time of the task (RFC 3339, UTC); while the task runs, the time of its last update."
@@ -95,11 +60,11 @@ class Task(BaseModel):
 
     @property
     def terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return vocabulary.is_terminal(self.status)
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "SUCCESS"
+        return vocabulary.succeeded(self.status)
 
     def duration_seconds(self) -> float | None:
         start, end = parse_time(self.created_at), parse_time(self.updated_at)
@@ -107,32 +72,30 @@ class Task(BaseModel):
             return None
         return round((end - start).total_seconds(), 3)
 
-    @classmethod
-    def from_wire(cls, raw: dict[str, Any]) -> Task:
-        def text(key: str) -> str:
-            value = raw.get(key)
-            return "" if value is None else str(value)
 
-        params_raw = raw.get("params")
-        return cls(
-            id=text("id"),
-            name=text("name"),
-            user_name=text("user_name"),
-            user_id=text("user_id"),
-            params=decode_params(params_raw if isinstance(params_raw, str) or params_raw is None else str(params_raw)),
-            status=text("status"),
-            created_at=text("created_at"),
-            updated_at=text("updated_at"),
-        )
+def task_from_wire(wire: WireTask) -> Task:
+    return Task.model_construct(
+        id=wire.id,
+        name=mask_text(wire.name),
+        user_name=mask_text(wire.user_name),
+        user_id=wire.user_id,
+        params=mask_value(decode_params(wire.params)),
+        status=mask_text(wire.status),
+        created_at=wire.created_at,
+        updated_at=wire.updated_at,
+    )
 
 
 class TaskList(BaseModel):
-    """The task envelope (Table 2): how many tasks match, and the tasks themselves."""
+    """The task envelope: how many tasks match, and the tasks themselves."""
+
+    model_config = ConfigDict(frozen=True)
 
     task_count: int = Field(
         description="Number of tasks (for a list: the total matching on the API side, not the page size)."
     )
     tasks: list[Task] = Field(description="Task details, newest first.")
+    region: str = Field(default="", description="The region the tasks were read from.")
     simulated: bool = Field(
         default=False, description="True when the answer comes from the embedded DMS simulator, not a real cloud."
     )
@@ -165,10 +128,54 @@ class WaitResult(BaseModel):
     )
     polls: int = Field(description="How many times the task was read.")
     progress: int | None = Field(
-        default=None, description="Last progress percentage reported by the API (scale-out tasks only)."
+        default=None,
+        description="Progress percentage: the API's for scale-out tasks, 100 once succeeded, else null (unknown).",
     )
     summary: str = Field(description="One sentence stating the outcome.")
     task: Task = Field(description="The task as last read.")
+    region: str = Field(default="", description="The region the task was read from.")
+    simulated: bool = Field(default=False, description="True when the answer comes from the embedded simulator.")
+
+
+class Instance(BaseModel):
+    """One DMS instance, compact: what it takes to recognise it and to ask about its tasks."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str = Field(description="Instance ID (a UUID): pass it as instance_id to the task tools.")
+    name: str = Field(description="Instance name.")
+    engine: str = Field(description="Message engine: kafka, rabbitmq or rocketmq.")
+    engine_version: str = Field(description="Engine version, e.g. 3.x.")
+    status: str = Field(description="Instance status, e.g. RUNNING, CREATING, ERROR, FROZEN.")
+    type: str = Field(description="Instance type: cluster or single.")
+    specification: str = Field(description="Specification (bandwidth or flavor), e.g. 100MB.")
+    created_at: str | None = Field(description="When the instance was created (ISO 8601, UTC).")
+    region: str = Field(description="Region of the instance.")
+    project_id: str = Field(description="Project ID the instance belongs to.")
+
+
+def instance_from_wire(wire: WireInstance, region: str, project_id: str, engine: str) -> Instance:
+    reported = wire.engine.lower()
+    return Instance.model_construct(
+        instance_id=wire.instance_id.lower(),
+        name=mask_text(wire.name),
+        engine=vocabulary.ENGINE_ALIASES.get(reported, reported or engine),
+        engine_version=wire.engine_version,
+        status=wire.status,
+        type=wire.type,
+        specification=wire.specification,
+        created_at=epoch_ms_to_iso(wire.created_at),
+        region=region,
+        project_id=project_id,
+    )
+
+
+class InstanceList(BaseModel):
+    """Instances matching a list_instances call, best matches first."""
+
+    instance_count: int = Field(description="How many instances matched (all of them, not only those shown).")
+    instances: list[Instance] = Field(description="The matching instances: exact id or name matches first.")
+    note: str | None = Field(default=None, description="How to read this list (truncation, engines not reached).")
     simulated: bool = Field(default=False, description="True when the answer comes from the embedded simulator.")
 
 
@@ -179,15 +186,11 @@ def parse_time(value: str) -> datetime | None:
         return None
 
 
-def task_list_from_wire(raw: dict[str, Any]) -> TaskList:
-    tasks = raw.get("tasks") or []
-    count_raw = raw.get("task_count")
+def epoch_ms_to_iso(value: str) -> str | None:
+    """``"1585618587087"`` (the API's epoch milliseconds) -> ``"2020-03-31T01:36:27.087Z"``; None when not one."""
     try:
-        count = int(str(count_raw).strip()) if count_raw is not None else len(tasks)
-    except ValueError:
-        count = len(tasks)
-    return TaskList(
-        task_count=count,
-        tasks=[Task.from_wire(t) for t in tasks if isinstance(t, dict)],
-        simulated=bool(raw.get("simulated", False)),
-    )
+        millis = int(value.strip())
+        when = datetime.fromtimestamp(millis / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"

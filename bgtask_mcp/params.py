@@ -1,52 +1,53 @@
-"""Decode the ``params`` string of a DMS task into a JSON value a model can read, secrets masked.
+"""Decode the ``params`` string of a DMS task into the JSON value it holds (masking is redaction's job).
 
-The API sends ``params`` as a JSON document encoded in a string, sometimes with a trailing
-newline, sometimes not JSON at all (``"[topic-1]"``), sometimes with JSON encoded again inside a
-string value. We decode what is really JSON, keep everything else verbatim, and mask the values
-of keys that look like they hold credentials.
+The API sends ``params`` as a JSON document encoded in a string: sometimes with a trailing newline,
+sometimes not JSON at all (``"[topic-1]"``), sometimes with JSON encoded again inside a string value.
+What is really JSON is decoded (nested encoded objects and arrays too); everything else stays text.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, TypeAlias
-
-from bgtask_mcp.secrets import MASK
 
 JSONValue: TypeAlias = dict[str, Any] | list[Any] | str | int | float | bool | None
 
-# JavaScript clients parse numbers as doubles: integers beyond 2**53 would silently change there,
-# so they travel as their exact decimal digits instead.
-_SAFE_INT = 2**53 - 1
-_MAX_DEPTH = 32
-
-_SECRET_KEY = re.compile(
-    r"password|passwd|(^|[^a-z])(pwd|pass)($|[^a-z])|secret|token|credential|private[-_]?key|api[-_]?key"
-    r"|access[-_]?key|auth[-_]?key|^ak$|^sk$|jaas|signature",
-    re.IGNORECASE,
-)
-_SECRET_IN_TEXT = re.compile(
-    r"(?P<key>\b(?:password|passwd|pwd|secret|token|access[-_]?key|secret[-_]?key|private[-_]?key|api[-_]?key)\b"
-    r"\s*[=:]\s*)(?P<value>\"[^\"]*\"|'[^']*'|[^\s,;&}]+)",
-    re.IGNORECASE,
-)
+# JavaScript clients parse numbers as doubles: integers beyond 2**53 would silently change there, so they
+# travel as their exact decimal digits instead; so do numbers too large for a double (1e400).
+SAFE_INT = 2**53 - 1
+MAX_INT_DIGITS = 4000  # below Python's own limit on int() of a decimal string
+MAX_DEPTH = 32  # encoded JSON inside strings is decoded this deep; masking covers the rest
 
 
-def is_secret_key(key: str) -> bool:
-    return bool(_SECRET_KEY.search(key))
+class _NotJSON(ValueError):
+    pass
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not JSON")
+def _constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not JSON")
+
+
+def _number(text: str) -> int | float | str:
+    if "." in text or "e" in text or "E" in text:
+        value = float(text)
+        return value if value not in (float("inf"), float("-inf")) else text
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        return text
+    number = int(text)
+    return number if -SAFE_INT <= number <= SAFE_INT else text
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(
+        text,
+        parse_constant=_constant,
+        parse_int=_number,
+        parse_float=_number,  # type: ignore[arg-type]
+    )
 
 
-def _try_json_container(text: str) -> tuple[bool, Any]:
-    """Decode text that is a JSON object or array; anything else (``"123"``, ``"[topic-1]"``) is not."""
+def _container(text: str) -> tuple[bool, Any]:
+    """Decode text that is a JSON object or array; anything else (``"123"``, ``"[topic-1]"``) is not one."""
     stripped = text.strip()
     if not stripped or stripped[0] not in "[{":
         return False, None
@@ -57,37 +58,21 @@ def _try_json_container(text: str) -> tuple[bool, Any]:
     return isinstance(value, dict | list), value
 
 
-def _clean(value: Any, depth: int) -> JSONValue:
-    if depth > _MAX_DEPTH:
-        return json.dumps(value) if not isinstance(value, str) else value
+def _nested(value: Any, depth: int) -> JSONValue:
+    if depth >= MAX_DEPTH:
+        return value  # type: ignore[no-any-return]
     if isinstance(value, dict):
-        return {
-            str(k): (MASK if is_secret_key(str(k)) and v not in (None, "") else _clean(v, depth + 1))
-            for k, v in value.items()
-        }
+        return {str(k): _nested(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v, depth + 1) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, float):
-        return value
-    if isinstance(value, int):
-        return value if -_SAFE_INT <= value <= _SAFE_INT else str(value)
+        return [_nested(v, depth + 1) for v in value]
     if isinstance(value, str):
-        ok, inner = _try_json_container(value)
-        if ok:
-            return _clean(inner, depth + 1)
-        return mask_text(value)
-    return str(value)
-
-
-def mask_text(text: str) -> str:
-    """Mask ``password=...``-style pairs inside free text."""
-    if not _SECRET_IN_TEXT.search(text):
-        return text
-    return _SECRET_IN_TEXT.sub(lambda m: m.group("key") + MASK, text)
+        ok, inner = _container(value)
+        return _nested(inner, depth + 1) if ok else value
+    return value  # type: ignore[no-any-return]
 
 
 def decode_params(raw: str | None) -> JSONValue:
-    """The decoded ``params`` value: object, array or scalar; text that is not JSON is kept as text."""
+    """The decoded ``params``: object, array or scalar; text that is not JSON is kept as text."""
     if raw is None:
         return None
     stripped = raw.strip()
@@ -96,5 +81,5 @@ def decode_params(raw: str | None) -> JSONValue:
     try:
         value = _loads(stripped)
     except (ValueError, RecursionError):
-        return mask_text(raw)
-    return _clean(value, 0)
+        return raw
+    return _nested(value, 0)

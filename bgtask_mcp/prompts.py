@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
 _HEADER = re.compile(r"\A\+\+\+\n(.*?)\n\+\+\+\n", re.DOTALL)
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -25,6 +27,18 @@ def prompt_dir() -> Traversable:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "prompts"  # source checkout / editable install
+
+
+class FilePrompt(Prompt):
+    """A prompt whose missing arguments are a clear protocol error (the SDK would answer "Internal server error")."""
+
+    async def render(self, arguments: dict[str, Any] | None, context: Any) -> Any:
+        given = {k for k, v in (arguments or {}).items() if v not in (None, "")}
+        missing = [a.name for a in self.arguments or [] if a.required and a.name not in given]
+        if missing:
+            described = "; ".join(f"{a.name}: {a.description}" for a in self.arguments or [] if a.name in missing)
+            raise MCPError(INVALID_PARAMS, f"prompt {self.name} needs {', '.join(missing)} ({described})")
+        return await super().render(arguments, context)
 
 
 def parse_prompt(text: str, source: str) -> Prompt:
@@ -47,7 +61,7 @@ def parse_prompt(text: str, source: str) -> Prompt:
         values = {**defaults, **{k: str(v) for k, v in kwargs.items() if v not in (None, "")}}
         return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), "") or "(not given)", body)
 
-    return Prompt(
+    return FilePrompt(
         name=header["name"],
         title=header.get("title"),
         description=header.get("description"),

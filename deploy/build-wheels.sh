@@ -10,6 +10,7 @@
 # so CI can build and install the very same set without a Docker engine.
 # PYTHON selects the interpreter (default: python3); the wheels fit that interpreter's
 # version and platform, so build with the Python the wheels will be installed into.
+# EXTRAS lists the optional features whose dependencies are built too (default: oauth,redis,otel).
 set -eu
 
 if [ "$#" -ne 1 ] || [ -z "$1" ]; then
@@ -20,6 +21,7 @@ fi
 outdir=$1
 root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
 python=${PYTHON:-python3}
+extras=${EXTRAS-oauth,redis,otel}
 
 mkdir -p -- "$outdir"
 rm -f -- "$outdir"/bgtask_mcp-*.whl
@@ -33,7 +35,7 @@ if [ "$#" -ne 1 ] || [ ! -f "$1" ]; then
     exit 1
 fi
 
-# 2. Every runtime dependency, resolved from the metadata of the wheel just built.
-"$python" -m pip wheel --disable-pip-version-check --wheel-dir "$outdir" "$1"
+# 2. Every runtime dependency (and those of the extras), resolved from the metadata of the wheel just built.
+"$python" -m pip wheel --disable-pip-version-check --wheel-dir "$outdir" "$1${extras:+[$extras]}"
 
 echo "build-wheels.sh: wrote $(find "$outdir" -maxdepth 1 -name '*.whl' | wc -l | tr -d ' ') wheels to $outdir"

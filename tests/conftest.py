@@ -1,5 +1,6 @@
-"""Shared fixtures: one DMS simulator process on loopback for the session, settings pointing at it,
-and MCP clients driving the real server in process (both protocol eras)."""
+"""Shared fixtures: one DMS simulator process on loopback for the session (one port per region), settings
+pointing at it, MCP clients driving the real server in process (both protocol eras), and the journal of
+everything the server emitted, searched at the end for the simulator's seeded secrets."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import httpx2
+import mcp
 import pytest
 from mcp import Client
 
@@ -19,11 +22,12 @@ from bgtask_mcp.config import Settings, load_settings
 from bgtask_mcp.server import build_server
 from bgtask_mcp.simulator import data
 
-# Obviously fake credentials for tests that must never reach a log line or a result.
+from .support import Journal, JournalHandler
+
 FAKE_SECRET_KEY = data.SIM_SECRET_KEY
 FAKE_ACCESS_KEY = data.SIM_ACCESS_KEY
-
 MODES = ["legacy", "auto"]  # 2025-11-25 (initialize handshake) and 2026-07-28 (stateless)
+JOURNAL = Journal()
 
 
 @pytest.fixture
@@ -31,12 +35,56 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# -- the journal: everything the server emits, searched for seeded secrets at the end ------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def journal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journal]:
+    JOURNAL.log_dir = tmp_path_factory.mktemp("emitted")
+    handler = JournalHandler(JOURNAL)
+    logging_root = __import__("logging").getLogger()
+    logging_root.addHandler(handler)
+    originals = {name: getattr(mcp.Client, name) for name in ("call_tool", "read_resource", "get_prompt")}
+
+    def recorded(name: str) -> Any:
+        async def call(self: Client, *args: Any, **kwargs: Any) -> Any:
+            result = await originals[name](self, *args, **kwargs)
+            JOURNAL.add_result(result)
+            return result
+
+        return call
+
+    for name in originals:
+        setattr(mcp.Client, name, recorded(name))
+    try:
+        yield JOURNAL
+    finally:
+        for name, original in originals.items():
+            setattr(mcp.Client, name, original)
+        logging_root.removeHandler(handler)
+        leaks = JOURNAL.leaks(data.SEEDED_SECRETS)
+        assert not leaks, f"seeded secrets reached the server's output: {leaks[:5]}"
+
+
+def emitted(name: str) -> Path:
+    """A file for a server process's output: searched for seeded secrets at the end of the session."""
+    assert JOURNAL.log_dir is not None
+    return JOURNAL.log_dir / name
+
+
+# -- the simulator ------------------------------------------------------------------------------------------
+
+
 @dataclass
 class Simulator:
-    """A DMS simulator running as its own process, reached over real loopback HTTP."""
+    """A DMS simulator running as its own process, reached over real loopback HTTP, one port per region."""
 
-    url: str
+    urls: dict[str, str]
     process: subprocess.Popen[str]
+
+    @property
+    def url(self) -> str:
+        return self.urls["eu-de"]
 
     def control(self, method: str, path: str, json: Any = None) -> Any:
         response = httpx2.request(method, self.url + path, json=json, timeout=10)
@@ -55,6 +103,9 @@ class Simulator:
     def create_task(self, **fields: Any) -> str:
         return self.control("POST", "/_simulator/tasks", fields)["id"]  # type: ignore[no-any-return]
 
+    def steer(self, task_id: str, **fields: Any) -> None:
+        self.control("POST", f"/_simulator/tasks/{task_id}", fields)
+
 
 def start_simulator_process() -> Simulator:
     process = subprocess.Popen(
@@ -64,12 +115,17 @@ def start_simulator_process() -> Simulator:
         text=True,
     )
     assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
-    if not match:
+    urls: dict[str, str] = {}
+    for line in process.stdout:
+        match = re.match(r"\s+region (\S+): (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            urls[match.group(1)] = match.group(2)
+        if line.startswith("point bgtask-mcp"):
+            break
+    if set(urls) != {r.name for r in data.REGIONS}:
         process.kill()
-        raise RuntimeError(f"simulator did not start: {line!r}")
-    return Simulator(url=match.group(1), process=process)
+        raise RuntimeError(f"simulator did not start: {urls}")
+    return Simulator(urls=urls, process=process)
 
 
 @pytest.fixture(scope="session")
@@ -92,9 +148,19 @@ def simulator(simulator_process: Simulator) -> Simulator:
     return simulator_process
 
 
+def region_env(sim: Simulator) -> dict[str, str]:
+    """Every region's endpoint (the official SDK's override) and the simulator's IAM."""
+    env = {"BGTASK_IAM_ENDPOINT": sim.url + "/v3"}
+    for region, url in sim.urls.items():
+        env[f"HUAWEICLOUD_SDK_REGION_KAFKA_{region.upper().replace('-', '_')}"] = url
+    return env
+
+
 def sim_env(sim: Simulator, **extra: str) -> dict[str, str]:
+    """AK/SK, the default region eu-de with its project configured (so that request counts stay simple)."""
     return {
-        "BGTASK_ENDPOINT": sim.url,
+        **region_env(sim),
+        "BGTASK_REGION": "eu-de",
         "BGTASK_ACCESS_KEY": FAKE_ACCESS_KEY,
         "BGTASK_SECRET_KEY": FAKE_SECRET_KEY,
         "BGTASK_PROJECT_ID": data.SIM_PROJECT_ID,
@@ -105,10 +171,8 @@ def sim_env(sim: Simulator, **extra: str) -> dict[str, str]:
 def fast_settings(env: dict[str, str], **flags: Any) -> Settings:
     """Settings with short backoff so retry tests take milliseconds, not seconds."""
     settings = load_settings(env, **flags)
-    limits = settings.limits.__class__(
-        **{**settings.limits.__dict__, "backoff_base": 0.01, "backoff_cap": 0.05, "call_deadline": 10.0}
-    )
-    return settings.with_(limits=limits)
+    limits = replace(settings.limits, backoff_base=0.01, backoff_cap=0.05, call_deadline=10.0)
+    return settings.replace(limits=limits)
 
 
 @pytest.fixture
@@ -128,7 +192,7 @@ async def mcp_client(settings: Settings, mode: str) -> AsyncIterator[Client]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """The process environment without any bgtask or Huawei SDK settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BGTASK_", "HUAWEICLOUD_SDK_"))}
+    """The process environment without any bgtask, Huawei SDK or clouds.yaml settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BGTASK_", "HUAWEICLOUD_SDK_", "OS_"))}
     env.update(extra)
     return env

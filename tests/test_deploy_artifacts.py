@@ -178,6 +178,15 @@ def test_dockerfile_builds_from_wheels_and_runs_unprivileged() -> None:
     assert f'io.modelcontextprotocol.server.name="{SERVER_NAME}"' in labels
 
 
+def test_dockerfile_needs_no_frontend_image_and_ships_the_team_extras() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert not [line for line in text.splitlines() if line.lower().startswith("# syntax")], (
+        "a '# syntax=' line makes BuildKit pull a frontend image: the engine's built-in frontend must do"
+    )
+    runs = " ".join(a for i, a in final_stage() if i == "RUN")
+    assert "[oauth,redis,otel]" in runs
+
+
 def test_dockerignore_keeps_local_state_and_credentials_out_of_the_context() -> None:
     entries = {
         line.strip().rstrip("/")
@@ -536,7 +545,7 @@ async def main():
     async with Client(params) as client:
         prompts = sorted(p.name for p in (await client.list_prompts()).prompts)
         print("prompts: " + ",".join(prompts))
-        got = await client.get_prompt("watch_task", {"instance_id": "i-123", "task_id": "t-456"})
+        got = await client.get_prompt("watch_task", {"instance": "i-123", "task_id": "t-456"})
         text = got.messages[0].content.text
         print("rendered: " + ("ok" if "i-123" in text and "t-456" in text else "MISSING " + text))
 

@@ -24,17 +24,18 @@ from mcp.types import CallToolResult, TextContent
 
 from bgtask_mcp.config import Settings, load_settings
 from bgtask_mcp.dms.client import DMSClient
-from bgtask_mcp.secrets import MASK, RedactingFilter, Secret, redact, register_secret
+from bgtask_mcp.redaction import MASK, RedactingFilter, Secret, mask_text, register_secret
 from bgtask_mcp.server import build_server
 from bgtask_mcp.simulator import data
-from bgtask_mcp.simulator.app import FAULT_KINDS
+from bgtask_mcp.simulator.faults import FAULT_KINDS
 
-from .conftest import Simulator, fast_settings, sim_env
+from .conftest import Simulator, fast_settings, region_env, sim_env
+from .support import ManualClock, until
 
 pytestmark = pytest.mark.anyio
 
 KAFKA = data.KAFKA.id
-PASSWORD_TASK = data.task_id("prod-events/password")
+PASSWORD_TASK = data.PASSWORD_TASK_ID
 SECURITY_TOKEN = "FAKE-SECURITY-TOKEN-4f9a1c7e2b6d"
 WRONG_SECRET_KEY = "WRONG-FAKE-SECRET-KEY-7c2e9a4f1b3d"
 WRONG_PASSWORD = "wrong-fake-password-0d8e3b"
@@ -48,6 +49,7 @@ SECRETS = (
     data.SIM_IAM_PASSWORD,
     WRONG_PASSWORD,
     *PARAM_SECRETS,
+    *data.SEEDED_SECRETS,
 )
 ISSUED_TOKEN = re.compile(r"SIM-ISSUED-[0-9a-f]{8}")  # tokens the simulator's IAM hands out
 LOGGERS = ("", "bgtask_mcp", "httpx2", "httpcore2", "mcp", "anyio")
@@ -110,13 +112,8 @@ def assert_no_secret(where: str, texts: list[str]) -> None:
 
 
 def modes(simulator: Simulator) -> dict[str, Settings]:
-    base = {"BGTASK_ENDPOINT": simulator.url, "BGTASK_PROJECT_ID": data.SIM_PROJECT_ID}
-    password = {
-        **base,
-        "BGTASK_IAM_USER": data.SIM_IAM_USER,
-        "BGTASK_IAM_DOMAIN": data.SIM_IAM_DOMAIN,
-        "BGTASK_IAM_ENDPOINT": simulator.url + "/v3",
-    }
+    base = {**region_env(simulator), "BGTASK_REGION": "eu-de", "BGTASK_PROJECT_ID": data.SIM_PROJECT_ID}
+    password = {**base, "BGTASK_IAM_USER": data.SIM_IAM_USER, "BGTASK_IAM_DOMAIN": data.SIM_IAM_DOMAIN}
     return {
         "aksk": fast_settings(sim_env(simulator, BGTASK_SECURITY_TOKEN=SECURITY_TOKEN)),
         "aksk-wrong": fast_settings(sim_env(simulator, BGTASK_SECRET_KEY=WRONG_SECRET_KEY)),
@@ -130,12 +127,14 @@ def modes(simulator: Simulator) -> dict[str, Settings]:
 async def drive(client: Client, simulator: Simulator, cap: Captured) -> None:
     """Every path a call can take: successes, argument errors, DMS errors, each fault, cancellation."""
 
-    async def call(tool: str, **args: Any) -> CallToolResult:
+    async def call(tool: str, *pairs: str, **args: Any) -> CallToolResult:
+        args.update(dict(zip(pairs[::2], pairs[1::2], strict=True)))
         return cap.add(await client.call_tool(tool, args))
 
     await call("get_background_task", instance_id=KAFKA, task_id=PASSWORD_TASK)
     await call("get_background_task", instance_id=KAFKA, task_id=data.EXAMPLE_TASK_ID)
     await call("list_background_tasks", instance_id=KAFKA, limit=100)
+    await call("list_instances", name="prod-events", region="eu-nl")
     await call("list_background_tasks", instance_id=KAFKA, name="modifyUserPassword", status="SUCCESS")
     await call("wait_for_background_task", instance_id=KAFKA, task_id=data.FAILED_TASK_ID, timeout_seconds=1)
     await call("get_background_task", instance_id="bad id", task_id="x")
@@ -145,19 +144,24 @@ async def drive(client: Client, simulator: Simulator, cap: Captured) -> None:
     await call("get_background_task", instance_id=KAFKA, task_id=data.EXAMPLE_TASK_ID, project_id="e" * 32)
     await call("list_background_tasks", instance_id=KAFKA, begin_time="yesterday-ish", status="NOPE!")
     for kind in FAULT_KINDS:
+        if kind == "hang":
+            continue  # below, as a cancelled call
         extra = {"latency_s": 0.01} if kind in ("latency", "trickle") else {}
         simulator.faults({"kind": kind, "path_contains": "/tasks", "count": 8, **extra})
         await call("list_background_tasks", instance_id=data.RABBITMQ.id, limit=1)
-    simulator.faults({"kind": "latency", "latency_s": 2.0})
-    with anyio.move_on_after(0.2):
-        await call("list_background_tasks", instance_id=data.ROCKETMQ.id)
+    simulator.faults({"kind": "hang"})
+    before = simulator.stats().get("all", 0)
+    async with anyio.create_task_group() as group:
+        group.start_soon(call, "list_background_tasks", "instance_id", data.ROCKETMQ.id)
+        await until(lambda: simulator.stats().get("all", 0) > before, "the call reached the simulator")
+        group.cancel_scope.cancel()  # a cancelled call on every path too
     simulator.faults()
 
 
 @pytest.mark.parametrize("mode", ["aksk", "aksk-wrong", "token", "token-expired", "password", "password-wrong"])
 async def test_no_secret_in_logs_results_or_errors(simulator: Simulator, captured: Captured, mode: str) -> None:
     settings = modes(simulator)[mode]
-    async with Client(build_server(settings)) as client:
+    async with Client(build_server(settings, clock=ManualClock())) as client:
         await drive(client, simulator, captured)
     assert captured.results and captured.records
     assert any(r.levelno == logging.DEBUG for r in captured.records), "DEBUG logging was not on"
@@ -181,22 +185,28 @@ async def test_password_params_are_masked(simulator: Simulator, captured: Captur
     assert_no_secret("a tool result", captured.results)
 
 
+def client_of(settings: Settings) -> DMSClient:
+    return DMSClient(
+        settings.default_cloud, settings.limits, overrides=dict(settings.endpoint_overrides), clock=ManualClock()
+    )
+
+
 async def test_objects_holding_credentials_do_not_show_them(simulator: Simulator) -> None:
     for name, settings in modes(simulator).items():
-        async with DMSClient(settings) as client:
+        async with client_of(settings) as client:
             if name == "password":
-                await client.get_task(KAFKA, data.EXAMPLE_TASK_ID)  # now the auth holds an issued token
-            shown = [repr(settings), repr(settings.credentials), repr(client.auth), str(vars(client.auth or object()))]
-        assert_no_secret(f"{name}: a repr", shown[:3])
-    creds = load_settings({"BGTASK_SECRET_KEY": "x" * 20, "BGTASK_IAM_PASSWORD": "y" * 20}).credentials
+                await client.show_task("eu-de", data.SIM_PROJECT_ID, KAFKA, data.EXAMPLE_TASK_ID)  # a token is held
+            shown = [repr(settings), repr(settings.default_cloud.credentials), repr(client.auth)]
+        assert_no_secret(f"{name}: a repr", shown)
+    creds = load_settings({"BGTASK_SECRET_KEY": "x" * 20, "BGTASK_IAM_PASSWORD": "y" * 20}).default_cloud.credentials
     assert isinstance(creds.secret_key, Secret) and isinstance(creds.iam_password, Secret)
 
 
 async def test_error_texts_of_failed_logins_do_not_echo_credentials(simulator: Simulator) -> None:
     for name in ("aksk-wrong", "token-expired", "password-wrong"):
-        async with DMSClient(modes(simulator)[name]) as client:
+        async with client_of(modes(simulator)[name]) as client:
             with pytest.raises(Exception) as caught:
-                await client.get_task(KAFKA, data.EXAMPLE_TASK_ID)
+                await client.show_task("eu-de", data.SIM_PROJECT_ID, KAFKA, data.EXAMPLE_TASK_ID)
         assert_no_secret(f"{name}: the error", [str(caught.value), repr(caught.value), caught.value.args[0]])
 
 
@@ -222,6 +232,6 @@ def test_redacting_filter_masks_registered_secrets_in_messages_args_and_tracebac
         log.propagate = True
     out = stream.getvalue()
     assert secret not in out and out.count(MASK) >= 3
-    assert "abc" not in redact("abc") or redact("abc") == "abc"
-    assert redact(f"x{secret}y") == f"x{MASK}y"
+    assert mask_text("abc") == "abc"
+    assert mask_text(f"x{secret}y") == f"x{MASK}y"
     assert str(Secret(secret)) == repr(Secret(secret)) == "Secret('***')"

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from bgtask_mcp.models import Task, task_list_from_wire
-from bgtask_mcp.params import decode_params, is_secret_key, mask_text
+from bgtask_mcp.dms.wire import WireInstance, WireTask, WireTaskList, progress_percentage
+from bgtask_mcp.models import epoch_ms_to_iso, instance_from_wire, task_from_wire
+from bgtask_mcp.params import decode_params
 
 
 def test_api_page_example_decodes_to_an_object() -> None:
@@ -86,55 +87,15 @@ def test_non_ascii_text_survives() -> None:
     assert decode_params('{"note":"Änderung für Kunden — テスト"}') == {"note": "Änderung für Kunden — テスト"}
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        "password",
-        "new_password",
-        "sasl_password",
-        "Passwd",
-        "pwd",
-        "secret",
-        "secretKey",
-        "access_key",
-        "accessKey",
-        "sk",
-        "ak",
-        "token",
-        "X-Auth-Token",
-        "private_key",
-        "privateKey",
-        "api_key",
-        "credentials",
-        "sasl.jaas.config",
-        "keystore_pass",
-    ],
-)
-def test_secret_looking_keys_are_masked(key: str) -> None:
-    assert is_secret_key(key)
-    assert decode_params(json.dumps({key: "hunter2-value", "keep": "visible"})) == {key: "***", "keep": "visible"}
-
-
-@pytest.mark.parametrize(
-    "key", ["public_ip_id", "bypass", "passive", "compass", "partition_key", "topic", "skip", "task"]
-)
-def test_ordinary_keys_are_not_masked(key: str) -> None:
-    assert not is_secret_key(key)
-
-
-def test_masking_reaches_nested_and_encoded_values() -> None:
-    raw = json.dumps({"users": [{"name": "app", "password": "p1"}], "enc": json.dumps({"secret": "s1"})})
-    assert decode_params(raw) == {"users": [{"name": "app", "password": "***"}], "enc": {"secret": "***"}}
-
-
-def test_secret_pairs_inside_free_text_are_masked() -> None:
-    assert mask_text("user=app password=hunter2 token: abc123") == "user=app password=*** token: ***"
-    assert decode_params("login with password=hunter2, then retry") == "login with password=***, then retry"
-
-
 def test_deep_nesting_does_not_crash() -> None:
     deep = "[" * 5000 + "]" * 5000
     assert decode_params(deep) == deep  # too deep for the JSON decoder: kept as text
+
+
+def test_numbers_a_double_cannot_hold_stay_text() -> None:
+    assert decode_params('{"a": 1e400, "b": -1e999, "c": 1.5}') == {"a": "1e400", "b": "-1e999", "c": 1.5}
+    huge = "9" * 5000  # beyond Python's own limit on int() of a decimal string
+    assert decode_params(f'{{"n": {huge}}}') == {"n": huge}
 
 
 def test_task_from_wire_and_envelope() -> None:
@@ -153,19 +114,62 @@ def test_task_from_wire_and_envelope() -> None:
             }
         ],
     }
-    result = task_list_from_wire(envelope)
-    assert result.task_count == 1
-    task = result.tasks[0]
+    wire = WireTaskList.from_json(envelope)
+    assert wire.task_count == 1 and wire.tasks[0].params == '{"enable_public_ip":true}'  # the wire keeps the string
+    task = task_from_wire(wire.tasks[0])
     assert task.params == {"enable_public_ip": True}
     assert task.terminal and task.succeeded
     assert task.duration_seconds() == pytest.approx(2.994)
 
 
 def test_envelope_quirks() -> None:
-    assert task_list_from_wire({"task_count": " 250 ", "tasks": []}).task_count == 250
-    assert task_list_from_wire({"tasks": [{"id": "a"}]}).task_count == 1  # missing count: the page size
-    assert task_list_from_wire({"task_count": "many", "tasks": []}).task_count == 0
-    odd = Task.from_wire({"id": "x", "status": "ROLLING_BACK", "params": None, "created_at": "bad"})
+    assert WireTaskList.from_json({"task_count": " 250 ", "tasks": []}).task_count == 250
+    assert WireTaskList.from_json({"tasks": [{"id": "a"}]}).task_count == 1  # missing count: the page size
+    assert WireTaskList.from_json({"task_count": "many", "tasks": []}).task_count == 0
+    assert WireTaskList.from_json({"tasks": "not a list"}).tasks == ()
+    odd = task_from_wire(WireTask.from_json({"id": "x", "status": "ROLLING_BACK", "params": None, "created_at": "bad"}))
     assert odd.status == "ROLLING_BACK" and not odd.terminal
     assert odd.duration_seconds() is None
     assert odd.params is None
+    assert WireTask.from_json({"params": {"a": 1}}).params == "{'a': 1}"  # a non-string is kept as its text
+
+
+def test_instances_from_the_wire() -> None:
+    raw = {
+        "instance_id": "8F7E6D5C-4B3A-4A29-98F7-7D6C5B4A3928",
+        "name": "prod-events",
+        "engine": "reliability",
+        "engine_version": "4.8.0",
+        "status": "RUNNING",
+        "type": "cluster",
+        "specification": "c6.4u8g",
+        "created_at": "1585618587087",
+        "connect_address": "192.168.0.1",
+        "kafka_manager_password": "x",
+    }
+    instance = instance_from_wire(WireInstance.from_json(raw), "eu-nl", "f" * 32, "rocketmq")
+    shown = instance.model_dump()
+    assert shown == {
+        "instance_id": "8f7e6d5c-4b3a-4a29-98f7-7d6c5b4a3928",
+        "name": "prod-events",
+        "engine": "rocketmq",
+        "engine_version": "4.8.0",
+        "status": "RUNNING",
+        "type": "cluster",
+        "specification": "c6.4u8g",
+        "created_at": "2020-03-31T01:36:27.087Z",
+        "region": "eu-nl",
+        "project_id": "f" * 32,
+    }
+
+
+@pytest.mark.parametrize("value", ["", "soon", "99999999999999999999999", "-1e3"])
+def test_creation_times_that_are_not_epoch_milliseconds_are_null(value: str) -> None:
+    assert epoch_ms_to_iso(value) is None
+
+
+def test_progress_percentage_is_clamped_or_unknown() -> None:
+    assert progress_percentage({"progress_percentage": "63"}) == 63
+    assert progress_percentage({"progress_percentage": 140}) == 100
+    assert progress_percentage({"progress_percentage": None}) is None
+    assert progress_percentage({}) is None

@@ -6,14 +6,16 @@ The properties, checked for every example:
 
 1. the answer is a correct answer (checked against the simulator's seed data) or a clear tool error
    (it says what was wrong; never the SDK's bare "Error executing tool X" of an unexpected exception);
-2. the simulator never sees a request outside the task paths: every path it counted matches
-   ``^/v2/<hex32>/instances/<uuid>/tasks(/<id>(/progress)?)?$``, and every request is a GET.
+2. the simulator never sees a request outside what the server may send: every request is a GET of
+   ``/v2/<hex32>/instances[/<uuid>/tasks[/<id>[/progress]]]`` or of IAM's ``/v3/projects`` (the project lookup;
+   the harness configures no project id, so it happens for every region a call names).
 
 Derandomized (the same examples on every run, as CI needs) with ``deadline=None``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -47,13 +49,25 @@ PROPERTY_SETTINGS = settings(
 
 HEX32 = r"[0-9a-f]{32}"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-TASK_PATH = re.compile(rf"^/v2/{HEX32}/instances/{UUID}/tasks(/({HEX32}|{UUID})(/progress)?)?$")
-AGGREGATES = {"all", "max_in_flight", "disconnected", "GET list", "GET show", "GET progress"}
+ALLOWED_PATH = re.compile(rf"^(/v2/{HEX32}/instances(/{UUID}/tasks(/({HEX32}|{UUID})(/progress)?)?)?|/v3/projects)$")
+AGGREGATES = {
+    "all",
+    "max_in_flight",
+    "disconnected",
+    "GET list",
+    "GET show",
+    "GET progress",
+    "GET instances",
+    "GET projects",
+    "iam:projects",
+}
 
-SEED = data.seed_tasks()
+EU_DE = {i.id for i in data.INSTANCES if i.region == "eu-de"}
+SEED = [task for task in data.seed_tasks() if task.instance_id in EU_DE]  # the default region's tasks
 BY_ID = {task.id: task for task in SEED}
 LIVE = {task.id for task in SEED if task.live}
-INSTANCES = [instance.id for instance in data.INSTANCES]
+INSTANCES = [i.id for i in data.INSTANCES if i.region == "eu-de" and not i.id.startswith("c2")]
+REGIONS = ["eu-de", "EU-NL", "eu-ch2", "ap-southeast-1", "mars-north-1", " eu-de "]
 TERMINAL = {"SUCCESS", "FAILED", "DELETED", "CANCELLED"}
 FINISHED = sorted(
     task.id for task in SEED if not task.live and task.final_status in TERMINAL and task.instance_id != data.ARCHIVE.id
@@ -61,7 +75,7 @@ FINISHED = sorted(
 STATUSES = ["CREATED", "EXECUTING", "SUCCESS", "FAILED", "DELETED", "CANCELLED", "RUNNING"]
 # how the tool errors we raise on purpose read: each names what was wrong
 CLEAR_ERROR = re.compile(
-    r"Next step: |validation error|is not a valid DMS id|is not a task status|swap them|no task [0-9a-f]",
+    r"Next step: |validation error|is not a DMS \w+ id|is not a task status|swap them|no task [0-9a-f]|outside 1970",
 )
 
 # -- strategies --------------------------------------------------------------------------------------
@@ -232,7 +246,7 @@ class Harness:
                 continue
             method, _, path = key.partition(" ")
             assert method == "GET", f"the server sent a {method} request: {key!r}"
-            assert TASK_PATH.match(path), f"the simulator saw a request outside the task paths: {key!r}"
+            assert ALLOWED_PATH.match(path), f"the simulator saw a request outside the allowed paths: {key!r}"
             self.seen_paths.add(key)
         return int(counted.get("all", 0))
 
@@ -240,7 +254,9 @@ class Harness:
 @pytest.fixture(scope="module", params=MODES)
 def harness(request: pytest.FixtureRequest, simulator_process: Simulator) -> Iterator[Harness]:
     simulator_process.reset()
-    server = build_server(fast_settings(sim_env(simulator_process)))
+    env = sim_env(simulator_process)
+    del env["BGTASK_PROJECT_ID"]  # every region's project is looked up: those requests are checked too
+    server = build_server(fast_settings(env))
     with (
         start_blocking_portal() as portal,
         portal.wrap_async_context_manager(Client(server, mode=request.param)) as client,  # type: ignore[arg-type]
@@ -277,13 +293,13 @@ def check_get(h: Harness, args: dict[str, Any]) -> None:
     plausible = (
         valid_id(instance, UUID)
         and (valid_id(task, HEX32) or valid_id(task, UUID))
-        and (project is None or valid_id(project, HEX32))
+        and (project in (None, "") or valid_id(project, HEX32))  # empty or null: the configured or looked-up one
     )
     found = (
         plausible
         and expected is not None
         and expected.instance_id == instance.lower()
-        and (project is None or project.lower() == data.SIM_PROJECT_ID)
+        and (project in (None, "") or project.lower() == data.SIM_PROJECT_ID)
     )
     if not found:
         assert result.is_error, f"{args} should not name a task: {result.structured_content}"
@@ -337,7 +353,8 @@ def check_list(h: Harness, args: dict[str, Any]) -> None:
     if result.is_error:
         text = assert_clear_error("list_background_tasks", result)
         # an error is acceptable only when some argument is really wrong
-        start, limit = args.get("start", 1), args.get("limit", 10)
+        start = 1 if args.get("start") is None else args["start"]  # null is the default
+        limit = 10 if args.get("limit") is None else args["limit"]
         sane = isinstance(start, int) and is_number(start, 1, 10**9) and isinstance(limit, int)
         sane = sane and is_number(limit, 1, 100) and args["instance_id"] in INSTANCES
         if sane:
@@ -428,11 +445,12 @@ def check_wait(h: Harness, args: dict[str, Any]) -> None:
         key in FINISHED
         and valid_id(instance, UUID)
         and instance.lower() == BY_ID[key].instance_id
-        and (project is None or (valid_id(project, HEX32) and project.lower() == data.SIM_PROJECT_ID))
+        and (project in (None, "") or (valid_id(project, HEX32) and project.lower() == data.SIM_PROJECT_ID))
     )
     if result.is_error:
         assert_clear_error("wait_for_background_task", result)
-        timeout, poll = args.get("timeout_seconds", 300.0), args.get("poll_interval_seconds", 2.0)
+        timeout = 300.0 if args.get("timeout_seconds") is None else args["timeout_seconds"]  # null: the default
+        poll = 2.0 if args.get("poll_interval_seconds") is None else args["poll_interval_seconds"]
         numbers_ok = is_number(timeout, 1e-9, 1800) and is_number(poll, 0.2, 60)
         assert not (found and numbers_ok), f"{args} should have been answered"
         return
@@ -489,8 +507,85 @@ def test_unknown_arguments_change_nothing(harness: Harness, extra: dict[str, Any
     check_get(harness, {**get_args(), **extra})
 
 
+# -- list_instances and the region argument -------------------------------------------------------------------
+
+
+def check_instances(h: Harness, args: dict[str, Any]) -> None:
+    result = h.call("list_instances", args)
+    region = args.get("region")
+    known = region is None or (isinstance(region, str) and region.strip().lower() in ("", "eu-de", "eu-nl", "eu-ch2"))
+    if result.is_error:
+        text = assert_clear_error("list_instances", result)
+        limit = 20 if args.get("limit") is None else args["limit"]
+        typed = all(isinstance(args.get(k), str | None) for k in ("name", "status"))
+        engine_ok = args.get("engine") in (None, "kafka", "rabbitmq", "rocketmq")
+        sane = known and is_number(limit, 1, 100) and isinstance(limit, int) and typed and engine_ok
+        assert not sane, f"{args} should have been answered: {text}"
+        return
+    assert known, f"{args}: an unknown region was answered"
+    out = result.structured_content
+    limit = 20 if args.get("limit") is None else args["limit"]
+    assert out is not None and len(out["instances"]) <= (limit if is_int(limit) else 100)
+    name = args.get("name")
+    for instance in out["instances"]:
+        assert set(instance) == {
+            "instance_id",
+            "name",
+            "engine",
+            "engine_version",
+            "status",
+            "type",
+            "specification",
+            "created_at",
+            "region",
+            "project_id",
+        }
+        if isinstance(name, str) and name.strip():
+            wanted = name.strip().lower()
+            assert wanted in instance["name"].lower() or wanted == instance["instance_id"]
+
+
+@PROPERTY_SETTINGS
+@given(
+    name=st.one_of(names(), st.sampled_from(["prod-events", "PROD", "tenant-00", "events", data.KAFKA.id])),
+    region=st.one_of(st.none(), st.sampled_from(REGIONS), any_text()),
+)
+def test_list_instances_name_and_region(harness: Harness, name: Any, region: Any) -> None:
+    args: dict[str, Any] = {"name": name, "limit": 5}
+    if region is not None:
+        args["region"] = region
+    check_instances(harness, args)
+
+
+@PROPERTY_SETTINGS
+@given(
+    engine=st.one_of(st.none(), st.sampled_from(["kafka", "rabbitmq", "rocketmq", "KAFKA", "redis"]), wrong_types()),
+    status=statuses(),
+    limit=numbers(),
+)
+def test_list_instances_filters(harness: Harness, engine: Any, status: Any, limit: Any) -> None:
+    args: dict[str, Any] = {"region": "eu-ch2"}
+    for key, value in (("engine", engine), ("status", status), ("limit", limit)):
+        if value is not None:
+            args[key] = value
+    check_instances(harness, args)
+
+
+@PROPERTY_SETTINGS
+@given(region=st.one_of(st.sampled_from(REGIONS), any_text(), wrong_types()))
+def test_region_on_the_task_tools(harness: Harness, region: Any) -> None:
+    result = harness.call("get_background_task", get_args(region=region))
+    as_null = isinstance(region, float) and not math.isfinite(region)  # JSON has no inf or nan: they travel as null
+    answered = region is None or as_null or (isinstance(region, str) and region.strip().lower() in ("", "eu-de"))
+    if answered:
+        assert not result.is_error, text_of(result)
+    else:
+        assert result.is_error
+        assert_clear_error("get_background_task", result)
+
+
 def test_the_path_check_can_fail(harness: Harness) -> None:
-    """The guard above is real: a request outside the task paths is caught."""
+    """The guard above is real: a request outside the allowed paths is caught."""
     checks: list[Callable[[], httpx2.Response]] = [
         lambda: harness.stats_http.get(harness.sim.url + "/v2/x/instances/y/tasks"),
         lambda: harness.stats_http.delete(
@@ -499,6 +594,6 @@ def test_the_path_check_can_fail(harness: Harness) -> None:
     ]
     for send in checks:
         send()
-        with pytest.raises(AssertionError, match=r"outside the task paths|sent a DELETE"):
+        with pytest.raises(AssertionError, match=r"outside the allowed paths|sent a DELETE"):
             harness.check_paths()
         harness.sim.control("DELETE", "/_simulator/stats")

@@ -20,7 +20,7 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 
 @pytest.mark.anyio
 async def test_tools_list_matches_the_snapshot() -> None:
-    async with Client(build_server(load_settings({})), mode="legacy") as client:
+    async with Client(build_server(load_settings({"BGTASK_REGION": "eu-de"})), mode="legacy") as client:
         tools = (await client.list_tools()).tools
     current = [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools]
     text = json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

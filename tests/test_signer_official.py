@@ -347,3 +347,52 @@ def test_worked_example_official() -> None:
     Signer(BasicCredentials(AK, SK)).sign(request)
     assert request.header_params["Authorization"] == DOC_AUTHORIZATION
     assert request.uri == DOC_TARGET
+
+
+# --------------------------------------------------------------------------------------------------
+# The simulator's own verifier (no code shared with our signer) against the official signer
+# --------------------------------------------------------------------------------------------------
+
+
+def official_request_as_seen_by_a_server(case: Case) -> tuple[object, list[str], str]:
+    """The official SDK's signed request as an ASGI server receives it: raw path and query, headers."""
+    from starlette.requests import Request
+
+    from bgtask_mcp.simulator.auth import AUTHORIZATION
+
+    request = SdkRequest(
+        method=case.method,
+        schema=urlsplit(case.base).scheme,
+        host=urlsplit(case.base).netloc,
+        resource_path=case.resource_path,
+        query_params=list(case.query),
+        header_params={**dict(case.headers), "X-Sdk-Date": SDK_DATE},
+        body=case.body or None,
+    )
+    credentials = BasicCredentials(AK, SK, case.project_id)
+    if case.security_token is not None:
+        credentials.with_security_token(case.security_token)
+    credentials.sign_request(request)
+    target = request.uri
+    path, _, query = target.partition("?")
+    # the official SDK leaves each signed value as its UTF-8 bytes read as latin-1, which is how it goes out
+    headers = [(k.lower().encode(), str(v).encode("latin-1")) for k, v in request.header_params.items()]
+    scope = {
+        "type": "http",
+        "method": case.method.upper(),
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": headers,
+    }
+    match = AUTHORIZATION.match(request.header_params["Authorization"])
+    assert match is not None
+    return Request(scope), match.group(2).split(";"), match.group(3)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.method.upper() == "GET"], ids=lambda c: c.id)
+def test_the_simulators_verifier_agrees_with_the_official_signer(case: Case) -> None:
+    from bgtask_mcp.simulator.auth import expected_signature
+
+    request, names, official = official_request_as_seen_by_a_server(case)
+    assert expected_signature(SK, request, names, case.body) == official  # type: ignore[arg-type]

@@ -36,6 +36,7 @@ async def test_installed_command_over_stdio(simulator: Simulator) -> None:
         async with Client(params) as client:
             tools = (await client.list_tools()).tools
             assert {t.name for t in tools} == {
+                "list_instances",
                 "get_background_task",
                 "list_background_tasks",
                 "wait_for_background_task",
@@ -78,13 +79,19 @@ async def test_without_credentials_the_command_starts_and_explains() -> None:
     assert "BGTASK_ACCESS_KEY" in text and "--simulator" in text
 
 
-def test_demo_prints_a_real_session() -> None:
-    out = subprocess.run([str(COMMAND), "demo"], capture_output=True, text=True, timeout=90, env=clean_env())
+def test_demo_prints_a_real_session_from_a_name() -> None:
+    out = subprocess.run([str(COMMAND), "demo"], capture_output=True, text=True, timeout=120, env=clean_env())
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
-    assert "tools: get_background_task, list_background_tasks, wait_for_background_task" in text
-    assert "SUCCESS    bindInstancePublicIp" in text
-    assert "FAILED     changeRetentionPolicy" in text
-    assert "DMS.00404022" in text and "not a valid DMS id" in text
-    assert "progress: resizeInstance is EXECUTING" in text
+    assert "tools: list_instances, get_background_task, list_background_tasks, wait_for_background_task" in text
+    assert f"prod-events  kafka  RUNNING  eu-nl  {data.NL_EVENTS.id}" in text  # found by name, in a region
+    assert "SUCCESS  bindInstancePublicIp" in text and "FAILED  changeRetentionPolicy" in text
+    assert "DMS.00404022" in text and "is not a DMS task id" in text and "region 'eu-moon-1' is unknown" in text
+    assert "progress 25/100: resizeInstance is EXECUTING" in text and "progress 100/100:" in text
     assert "finished successfully" in text
+    # reads cleanly: no doubled error prefix, no None fields
+    assert "Error executing tool" not in text and "None" not in text and "error: error" not in text
+    rows = [line for line in text.splitlines() if line.startswith(("  SUCCESS ", "  FAILED ", "  EXECUTING "))]
+    arrows = {line.index(" -> ") for line in rows if " -> " in line}
+    assert len(rows) >= 5 and len({len(r.split()[0]) for r in rows}) >= 2  # different statuses...
+    assert text.count("progress") >= 4 and len(arrows) >= 1  # ...in aligned columns within each table

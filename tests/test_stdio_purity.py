@@ -13,7 +13,6 @@ import json
 import queue
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from typing import IO, Any
@@ -22,7 +21,7 @@ import pytest
 
 from bgtask_mcp.simulator import data
 
-from .conftest import Simulator, clean_env, sim_env
+from .conftest import Simulator, clean_env, emitted, sim_env
 
 PROTOCOL = "2025-11-25"
 SECURITY_TOKEN = "FAKE-STDIO-SECURITY-TOKEN-5e1d"
@@ -121,7 +120,7 @@ def text(result: dict[str, Any]) -> str:
 
 def test_stdout_holds_only_json_rpc_frames(simulator: Simulator) -> None:
     env = clean_env(**sim_env(simulator, BGTASK_LOG_LEVEL="DEBUG", BGTASK_SECURITY_TOKEN=SECURITY_TOKEN))
-    with tempfile.TemporaryFile() as stderr:
+    with emitted("stdio-purity.log").open("w+b") as stderr:
         peer = StdioPeer(env, stderr)
         try:
             init = peer.request(
@@ -133,6 +132,7 @@ def test_stdout_holds_only_json_rpc_frames(simulator: Simulator) -> None:
             peer.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
             tools = peer.request("tools/list")["result"]["tools"]
             assert {t["name"] for t in tools} == {
+                "list_instances",
                 "get_background_task",
                 "list_background_tasks",
                 "wait_for_background_task",
@@ -141,7 +141,7 @@ def test_stdout_holds_only_json_rpc_frames(simulator: Simulator) -> None:
             # successes
             ok = peer.call("get_background_task", instance_id=KAFKA, task_id=data.EXAMPLE_TASK_ID)
             assert not ok.get("isError") and ok["structuredContent"]["tasks"][0]["id"] == data.EXAMPLE_TASK_ID
-            masked = peer.call("get_background_task", instance_id=KAFKA, task_id=data.task_id("prod-events/password"))
+            masked = peer.call("get_background_task", instance_id=KAFKA, task_id=data.PASSWORD_TASK_ID)
             assert masked["structuredContent"]["tasks"][0]["params"]["new_password"] == "***"
             listed = peer.call("list_background_tasks", instance_id=KAFKA, limit=3, status="SUCCESS")
             assert not listed.get("isError")
@@ -152,7 +152,7 @@ def test_stdout_holds_only_json_rpc_frames(simulator: Simulator) -> None:
 
             # failures, each a tool error with text a person can act on
             for arguments, expected in [
-                ({"instance_id": "bad id", "task_id": "x"}, "not a valid DMS id"),
+                ({"instance_id": "bad id", "task_id": "x"}, "is not a DMS instance id"),
                 ({"instance_id": "00000000-0000-4000-8000-000000000000", "task_id": "f" * 32}, "DMS.00404022"),
                 ({"instance_id": KAFKA, "task_id": "f" * 32}, "no task ffff"),
                 ({"instance_id": KAFKA}, "task_id"),
@@ -188,7 +188,7 @@ def test_stdout_holds_only_json_rpc_frames(simulator: Simulator) -> None:
 
     # the logs went to stderr, at DEBUG, with the retries in them and no secret
     assert " DEBUG bgtask_mcp" in logs, logs[-2000:]
-    assert "retrying DMS GET after APIG.0308" in logs
-    assert "tool=get_background_task outcome=ok" in logs
+    assert "retrying DMS request after APIG.0308" in logs
+    assert "call caller=local tool=get_background_task instance=" in logs and "outcome=ok" in logs
     for secret in (data.SIM_SECRET_KEY, SECURITY_TOKEN, "Sup3r-S3cret!"):
         assert secret not in logs

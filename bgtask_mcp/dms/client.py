@@ -1,226 +1,108 @@
-"""DMSClient: the background-task API over one pooled, signed ``httpx2.AsyncClient``.
+"""DMSClient: the DMS API of one cloud, in any of its regions, returning wire models.
 
-Knows HTTP and DMS, nothing of MCP. The reliability rules (docs/reliability.md):
-
-- Reads are retried on throttling (429 APIG.0308, 404 DMS.10240407), 5xx and network errors, with capped
-  exponential backoff and full jitter, honouring ``Retry-After``, at most ``max_attempts`` times; never on
-  400, 401 (five bad signatures lock the key), 403 or a 404 that means "not found".
-- Every call has one deadline, retries and token login included; a scope opened with ``deadline()``
-  (one tool call) bounds all the calls made inside it. A retry that could not finish before the deadline
-  is not started: the last error is returned at once.
-- Answers are streamed and cut off at ``max_response_bytes``; connect/read/write/pool timeouts and a
-  bounded connection pool apply; a cancelled call closes its upstream connection.
-- Ids are checked against the formats DMS accepts, so no request ever leaves for another path.
+Knows HTTP, IAM and DMS, nothing of MCP. Every call runs inside one call budget (``context.call_scope``):
+one deadline for all its attempts, their backoff and any IAM request; a retry that could not finish in time
+is not started. Ids are checked against the formats DMS accepts, so no request ever leaves for another path:
+only ``GET /v2/{project}/instances[...]`` and the IAM project lookup or login are ever sent.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import random
-import re
-import ssl
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio
 import httpx2
 
-from bgtask_mcp import __version__
-from bgtask_mcp.config import Limits, Settings
-from bgtask_mcp.dms.credentials import (
-    NO_CREDENTIALS,
-    TOKEN_EXPIRED_CODES,
-    PasswordTokenAuth,
-    build_auth,
-    read_capped,
+from bgtask_mcp import ids
+from bgtask_mcp.clock import SYSTEM_CLOCK, Clock
+from bgtask_mcp.config import CloudSettings, Limits
+from bgtask_mcp.dms import context
+from bgtask_mcp.dms.credentials import NO_CREDENTIALS, PasswordAuth, Prepared, RequestAuth, build_auth, is_token_refusal
+from bgtask_mcp.dms.endpoints import Endpoints
+from bgtask_mcp.dms.errors import APIError, ConfigurationError, DeadlineExceeded, DMSError, TaskNotFound
+from bgtask_mcp.dms.iam import (
+    MAX_TOKEN_RESPONSE_BYTES,
+    PROJECTS_PATH,
+    TOKENS_PATH,
+    IssuedToken,
+    ProjectScope,
+    issued_token,
+    login_body,
+    project_from,
+    refused_login,
 )
-from bgtask_mcp.dms.endpoints import resolve_endpoint, resolve_iam
-from bgtask_mcp.dms.errors import (
-    APIError,
-    ConfigurationError,
-    DeadlineExceeded,
-    DMSError,
-    InvalidArgument,
-    ResponseTooLarge,
-    TaskNotFound,
-    TransportError,
+from bgtask_mcp.dms.retry import RetryPolicy, with_retries
+from bgtask_mcp.dms.transport import Reply, Transport
+from bgtask_mcp.dms.wire import WireInstanceList, WireTaskList, progress_percentage
+from bgtask_mcp.redaction import get_logger
+from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry, dms_span
+
+log = get_logger("bgtask_mcp.dms")
+
+EXPIRED_STATIC_ADVICE = (
+    "the static token in BGTASK_IAM_TOKEN has expired (or was revoked): set a fresh one, or use AK/SK or password login"
 )
-from bgtask_mcp.models import TaskList, task_list_from_wire
-from bgtask_mcp.secrets import protect_loggers
-
-log = logging.getLogger("bgtask_mcp.dms")
-# the HTTP stack traces response headers at DEBUG, an IAM login's X-Subject-Token among them
-protect_loggers()
-
-USER_AGENT = f"bgtask-mcp/{__version__}"
-
-# The X-Request-Id of the last DMS answer in this call, for the per-call log line.
-current_request_id: ContextVar[str | None] = ContextVar("dms_request_id", default=None)
-# time.monotonic() by which everything in the current scope (one tool call) must be done.
-_scope_deadline: ContextVar[float | None] = ContextVar("dms_scope_deadline", default=None)
-
-HEX32_RE = re.compile(r"[0-9a-f]{32}")
-UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-# a Retry-After beyond this is not waited for inside one call, whatever the deadline
-MAX_RETRY_AFTER = 60.0
+REFUSED_FRESH_ADVICE = "a freshly issued IAM token was refused too: check that the user may access this project"
+MISSING_PREFIX = "bgtask-mcp is not set up to reach DMS yet: it needs "
+MISSING_SUFFIX = ". Set them and restart; to try the server without a cloud account, start it with --simulator"
 
 
-@dataclass
-class CallStats:
-    """What one logical call cost: attempts and the last request id (for logs and errors)."""
-
-    attempts: int = 0
-    request_id: str | None = None
-    token_refreshed: bool = False
-
-
-@contextmanager
-def call_deadline(seconds: float) -> Iterator[float]:
-    """Bound every DMS call made inside this scope (e.g. one tool call) by one deadline, retries included.
-
-    Nested scopes keep the earlier deadline. Yields the deadline as a ``time.monotonic()`` value.
-    """
-    new = time.monotonic() + seconds
-    outer = _scope_deadline.get()
-    deadline = new if outer is None else min(outer, new)
-    token = _scope_deadline.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _scope_deadline.reset(token)
-
-
-def _id_error(argument: str, value: str, accepted: str, code: str, hint: str) -> InvalidArgument:
-    shown = value[:80]
-    return InvalidArgument(
-        f"{argument} {shown!r} is not a DMS {argument.removesuffix('_id')} id: DMS accepts only {accepted} and "
-        f"refuses anything else with {code}, so no request was sent. Next step: {hint}"
-    )
-
-
-def check_project_id(value: str, *, configured: bool = False) -> str:
-    lowered = value.lower()  # ids are hex: case does not matter, whitespace does
-    if HEX32_RE.fullmatch(lowered):
-        return lowered
-    if configured:
-        raise ConfigurationError(
-            f"the configured default project id {value[:80]!r} (BGTASK_PROJECT_ID) is not 32 hex characters. Next "
-            "step: set BGTASK_PROJECT_ID to the project id from the console's My Credentials page, or pass project_id"
+def missing_settings(cloud: CloudSettings, endpoints: Endpoints) -> str | None:
+    """One message naming everything a cloud still lacks (region or endpoint, credentials), or None."""
+    missing = []
+    if not endpoints.default_region and not endpoints.explicit:
+        missing.append(
+            "a region (BGTASK_REGION, e.g. eu-de or eu-nl for Open Telekom Cloud, ap-southeast-1 for "
+            "Huawei Cloud) or an endpoint (BGTASK_ENDPOINT)"
         )
-    raise _id_error(
-        "project_id",
-        value,
-        "32 hex characters",
-        "DMS.00400002",
-        "check the project id (from the console's My Credentials page), or omit it to use the default project",
-    )
-
-
-def check_instance_id(value: str) -> str:
-    lowered = value.lower()  # ids are hex: case does not matter, whitespace does
-    if UUID_RE.fullmatch(lowered):
-        return lowered
-    raise _id_error(
-        "instance_id",
-        value,
-        "a UUID such as 11111111-2222-3333-4444-555555555555",
-        "DMS.00400030",
-        "check the instance id (copy it from the instance's Basic Information page)",
-    )
-
-
-def check_task_id(value: str) -> str:
-    lowered = value.lower()  # ids are hex: case does not matter, whitespace does
-    if HEX32_RE.fullmatch(lowered) or UUID_RE.fullmatch(lowered):
-        return lowered
-    raise _id_error(
-        "task_id",
-        value,
-        "32 hex characters or a job_id UUID",
-        "DMS.00400070",
-        "check the task id, or find the task with list_background_tasks",
-    )
+    if cloud.credentials.mode == "none":
+        missing.append(NO_CREDENTIALS)
+    if not missing:
+        return None
+    where = "" if cloud.source == "the environment" else f" (for {cloud.source})"
+    return MISSING_PREFIX + " and ".join(missing) + where + MISSING_SUFFIX
 
 
 class DMSClient:
-    """Talks to one DMS endpoint. Create once per server; close with ``aclose()``."""
+    """Talks to one cloud. Create once per server; close with ``aclose()``."""
 
-    def __init__(self, settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None) -> None:
-        self._settings = settings
-        self._limits: Limits = settings.limits
-        self._config_error: str | None = None
-        self.endpoint = ""
-        auth: httpx2.Auth | None = None
-        try:
-            self.endpoint = resolve_endpoint(settings.endpoint, settings.region, settings.endpoint_overrides)
-            iam = None
-            if settings.credentials.mode == "password":
-                iam = resolve_iam(settings.region, settings.credentials.iam_endpoint)
-            auth = build_auth(
-                settings.credentials, settings.project_id, iam, max_response_bytes=settings.limits.max_response_bytes
-            )
-        except ConfigurationError as exc:
-            self._config_error = str(exc)
-        self._transport = transport
-        self._http_client: httpx2.AsyncClient | None = None
-        self.auth = auth
-        self.requests_sent = 0
-
-    @property
-    def _http(self) -> httpx2.AsyncClient:
-        return self._client()
-
-    def _client(self) -> httpx2.AsyncClient:
-        """The pooled client, built on first use: its TLS context (the CA bundle) and first import cost about
-        40 ms, which would otherwise sit between the spawn of a stdio server and its answer to initialize."""
-        if self._http_client is None:
-            settings, lim = self._settings, self._limits
-            verify: ssl.SSLContext | bool = True
-            if settings.ca_file:
-                verify = ssl.create_default_context(cafile=settings.ca_file)
-            self._http_client = httpx2.AsyncClient(
-                auth=self.auth,
-                verify=verify,
-                trust_env=True,
-                transport=self._transport,
-                timeout=httpx2.Timeout(connect=lim.connect_timeout, read=lim.read_timeout, write=10.0, pool=5.0),
-                limits=httpx2.Limits(
-                    max_connections=lim.max_connections,
-                    max_keepalive_connections=lim.max_connections,
-                    keepalive_expiry=30.0,
-                ),
-                headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
-                follow_redirects=False,
-            )
-            if isinstance(self.auth, PasswordTokenAuth):
-                self.auth.bind(self._http_client)
-        return self._http_client
-
-    @property
-    def configured(self) -> bool:
-        return self._config_error is None
-
-    @property
-    def configuration_problem(self) -> str | None:
-        return self._config_error
-
-    def default_project(self) -> str | None:
-        return self._settings.project_id
-
-    def deadline(self, seconds: float | None = None) -> AbstractContextManager[float]:
-        """``with client.deadline():`` one deadline (default: the configured call deadline) for every call
-        made inside, e.g. all the pages one filtered list call reads."""
-        return call_deadline(self._limits.call_deadline if seconds is None else seconds)
+    def __init__(
+        self,
+        cloud: CloudSettings,
+        limits: Limits,
+        *,
+        overrides: dict[tuple[str, str], str] | None = None,
+        ca_file: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        jitter: Callable[[float, float], float] = random.uniform,
+        telemetry: Telemetry = NO_TELEMETRY,
+    ) -> None:
+        self.cloud = cloud
+        self.telemetry = telemetry
+        self.endpoints = cloud.endpoints(overrides or {})
+        self._limits = limits
+        self._clock = clock
+        self._jitter = jitter
+        self.policy = RetryPolicy(limits.max_attempts, limits.backoff_base, limits.backoff_cap)
+        self.http = Transport(limits, ca_file=ca_file, transport=transport)
+        self.problem = missing_settings(cloud, self.endpoints)
+        self.auth: RequestAuth | None = None
+        if cloud.credentials.mode != "none":
+            self.auth = build_auth(cloud.credentials, self._login, clock)
+        self._projects: dict[str, str] = {}
+        if cloud.project_id:
+            self._projects[cloud.region or ""] = ids.project_id(cloud.project_id)
+        self._project_locks: dict[str, anyio.Lock] = {}
+        self._engines: dict[tuple[str, str], str] = {}  # (region, instance) -> engine, from list_instances
+        self.project_lookups = 0
 
     async def aclose(self) -> None:
-        if self._http_client is not None:
-            await self._http_client.aclose()
+        await self.http.aclose()
 
     async def __aenter__(self) -> DMSClient:
         return self
@@ -228,299 +110,274 @@ class DMSClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    # -- the API --------------------------------------------------------------------------------
+    # -- where a call goes ------------------------------------------------------------------------------------
 
-    def _project(self, project_id: str | None) -> str:
-        if project_id:
-            return check_project_id(project_id)
-        project = self._settings.project_id
-        if not project:
+    def region(self, value: str | None) -> str:
+        """The region a call is for (``value`` in any case, or the cloud's default); unknown ones are refused."""
+        return self.endpoints.region(value)
+
+    async def project(self, region: str, given: str | None = None) -> str:
+        """The project id for a region: the one given, the configured one, or IAM's (looked up once)."""
+        if given:
+            return ids.project_id(given)
+        known = self._projects.get(region)
+        if known:
+            return known
+        async with self._project_locks.setdefault(region, anyio.Lock()):  # concurrent first calls share it
+            if region not in self._projects:
+                self._projects[region] = await self._run(lambda: self._lookup_project(region))
+            return self._projects[region]
+
+    async def _lookup_project(self, region: str) -> str:
+        auth = self._ready()
+        if not region:
             raise ConfigurationError(
-                "no project id: pass project_id, or configure a default with BGTASK_PROJECT_ID "
-                "(32 hex characters, from the console's My Credentials page)"
+                "no project id, and no region to look it up by: set BGTASK_REGION (the server then asks IAM for "
+                "its project) or BGTASK_PROJECT_ID"
             )
-        return check_project_id(project, configured=True)
+        name = self.cloud.project_name if region == self.cloud.region and self.cloud.project_name else region
+        iam = self._iam(region, required=True)
+        self.project_lookups += 1
+        if isinstance(auth, PasswordAuth):
+            found = await auth.project_of(ProjectScope(iam, project_name=name))
+            if not found:
+                raise ConfigurationError(f"IAM's token for project {name!r} names no project id; set BGTASK_PROJECT_ID")
+            project = found
+        else:
+            prepared = await auth.prepare(ProjectScope(iam))
+            reply = await self.http.request(
+                "GET",
+                iam + PROJECTS_PATH,
+                endpoint=iam,
+                query=[("name", name)],
+                headers=prepared.headers,
+                auth=prepared.auth,
+            )
+            project = project_from(reply, name)
+        log.info("project of region %s (%s) found in IAM: %s", region, name, project)
+        return project
 
-    def _tasks_path(self, project: str, instance_id: str) -> str:
+    def _iam(self, region: str, *, required: bool = False) -> str:
+        try:
+            return self.endpoints.iam(region)
+        except ConfigurationError:
+            if required:
+                raise
+            return ""
+
+    def _ready(self) -> RequestAuth:
+        if self.problem is not None:
+            raise ConfigurationError(self.problem)
+        assert self.auth is not None
+        return self.auth
+
+    # -- the API ----------------------------------------------------------------------------------------------
+
+    def _tasks_path(self, project: str, instance: str) -> str:
         # every segment is checked to be hex or a UUID: nothing needs (or may get) escaping
-        return f"/v2/{project}/instances/{check_instance_id(instance_id)}/tasks"
+        return f"/v2/{ids.project_id(project)}/instances/{ids.instance_id(instance)}/tasks"
 
-    async def get_task(self, instance_id: str, task_id: str, project_id: str | None = None) -> TaskList:
-        """ShowBackgroundTask. Raises TaskNotFound when DMS answers with an empty envelope."""
-        project = self._project(project_id)
-        path = f"{self._tasks_path(project, instance_id)}/{check_task_id(task_id)}"
-        data, stats = await self._get_json(
-            path, [], project, too_large="the task's answer is unusually large; report its X-Request-Id to support"
-        )
-        result = task_list_from_wire(data)
+    async def show_task(self, region: str, project: str, instance: str, task: str) -> WireTaskList:
+        """ShowBackgroundTask. Raises ``TaskNotFound`` when DMS answers with an empty envelope."""
+        path = f"{self._tasks_path(project, instance)}/{ids.task_id(task)}"
+        reply = await self._get("ShowBackgroundTask", region, instance, path, [], project, too_large=_LARGE_TASK)
+        result = WireTaskList.from_json(reply.json_object(self.endpoints.dms(region)))
         if not result.tasks:
-            raise TaskNotFound(task_id, instance_id, stats.request_id)
+            raise TaskNotFound(ids.task_id(task), ids.instance_id(instance), reply.request_id)
         return result
 
     async def list_tasks(
         self,
-        instance_id: str,
+        region: str,
+        project: str,
+        instance: str,
         *,
-        project_id: str | None = None,
         start: int = 1,
         limit: int = 10,
         begin_time: str | None = None,
         end_time: str | None = None,
-    ) -> TaskList:
-        """ListBackgroundTasks: one page, newest first, ``task_count`` = total matching."""
-        project = self._project(project_id)
+    ) -> WireTaskList:
+        """ListBackgroundTasks: one page, newest first; ``task_count`` is the total matching."""
         query = [("start", str(start)), ("limit", str(limit))]
-        if begin_time:
-            query.append(("begin_time", begin_time))
-        if end_time:
-            query.append(("end_time", end_time))
-        data, _ = await self._get_json(self._tasks_path(project, instance_id), query, project)
-        return task_list_from_wire(data)
+        query += [(k, v) for k, v in (("begin_time", begin_time), ("end_time", end_time)) if v]
+        reply = await self._get(
+            "ListBackgroundTasks", region, instance, self._tasks_path(project, instance), query, project
+        )
+        return WireTaskList.from_json(reply.json_object(self.endpoints.dms(region)))
 
-    async def get_progress(self, instance_id: str, task_id: str, project_id: str | None = None) -> int | None:
-        """ShowBackgroundTaskProgress (scale-out tasks only). None when the API has no progress for it."""
-        project = self._project(project_id)
-        path = f"{self._tasks_path(project, instance_id)}/{check_task_id(task_id)}/progress"
+    async def task_progress(self, region: str, project: str, instance: str, task: str) -> int | None:
+        """ShowBackgroundTaskProgress (scale-out tasks only): read once, never retried; None when there is none."""
+        path = f"{self._tasks_path(project, instance)}/{ids.task_id(task)}/progress"
         try:
-            data, _ = await self._get_json(path, [], project, attempts=1)
+            reply = await self._get("ShowBackgroundTaskProgress", region, instance, path, [], project, attempts=1)
         except APIError as exc:
             if exc.status in (400, 404):
                 return None
             raise
-        value = data.get("progress_percentage")
-        try:
-            return max(0, min(100, int(str(value))))
-        except (TypeError, ValueError):
-            return None
+        return progress_percentage(reply.json_object(self.endpoints.dms(region)))
 
-    # -- transport ------------------------------------------------------------------------------
-
-    async def _get_json(
+    async def list_instances(
         self,
+        region: str,
+        project: str,
+        engine: str,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> WireInstanceList:
+        """ListInstances of one engine: one page (``offset`` from 0, ``limit`` 1..50)."""
+        query = [("engine", engine), ("offset", str(offset)), ("limit", str(limit))]
+        query += [(k, v) for k, v in (("name", name), ("status", status)) if v]
+        path = f"/v2/{ids.project_id(project)}/instances"
+        reply = await self._get("ListInstances", region, None, path, query, project, engine=engine)
+        result = WireInstanceList.from_json(reply.json_object(self.endpoints.dms(region, engine)))
+        for instance in result.instances:
+            if ids.INSTANCE.matches(instance.instance_id.lower()):
+                self._engines[(region, instance.instance_id.lower())] = engine
+        return result
+
+    # -- one request, retried within the call's budget --------------------------------------------------------
+
+    async def _get(
+        self,
+        operation: str,
+        region: str,
+        instance: str | None,
         path: str,
         query: list[tuple[str, str]],
         project: str,
         *,
+        engine: str | None = None,
         attempts: int | None = None,
         too_large: str = "ask for fewer tasks (a smaller limit)",
-    ) -> tuple[dict[str, Any], CallStats]:
-        if self._config_error is not None:
-            raise ConfigurationError(self._config_error)
-        if self.auth is None:
-            raise ConfigurationError(NO_CREDENTIALS)
-        self._client()  # built on first use: before this call's deadline clock starts
-        stats = CallStats()
-        started = time.monotonic()
-        deadline_at = started + self._limits.call_deadline
-        scope = _scope_deadline.get()
-        if scope is not None:
-            deadline_at = min(deadline_at, scope)
-        budget = deadline_at - started
-        if budget <= 0:
-            raise DeadlineExceeded(
-                "the tool call's time budget was spent before this DMS request could be sent (earlier requests of "
-                "the same call took it). Next step: retry; for a filtered list, narrow the time window or the page"
-            )
-        try:
-            with anyio.fail_after(budget):
-                body = await self._get_with_retries(
-                    path, query, project, stats, attempts or self._limits.max_attempts, deadline_at, too_large
-                )
-        except TimeoutError:
-            raise DeadlineExceeded(
-                f"DMS did not answer within the call's {budget:.3g} s deadline (after {stats.attempts} attempt(s), "
-                f"last X-Request-Id: {stats.request_id or 'none'}); the request in flight was abandoned. Next step: "
-                f"retry later; if it persists check the endpoint {self.endpoint} and the network path"
-            ) from None
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise APIError(
-                status=200,
-                error_code=None,
-                error_msg="the answer was not JSON (a proxy or gateway page?)",
-                request_id=stats.request_id,
-                endpoint=self.endpoint,
-            ) from None
-        if not isinstance(data, dict):
-            raise APIError(200, None, "the answer was JSON but not an object", stats.request_id, self.endpoint)
-        return data, stats
+    ) -> Reply:
+        auth = self._ready()
+        engine = engine or (self._engines.get((region, instance.lower())) if instance else None)
+        endpoint = self.endpoints.dms(region, engine)
+        headers = {"X-Project-Id": ids.project_id(project)}
+        scope = ProjectScope(self._iam(region), project_id=headers["X-Project-Id"])
+        attempt = _Attempt(self.http, auth, scope, endpoint, path, query, headers, too_large)
+        with dms_span(operation, "GET", _TEMPLATES[operation]) as span:
+            started = time.perf_counter()
+            status = "error"
+            try:
+                reply: Reply = await self._run(attempt, attempts)
+                status = str(reply.status)
+                return reply
+            except APIError as exc:
+                status = str(exc.status)
+                raise
+            except DMSError as exc:
+                status = type(exc).__name__
+                raise
+            finally:
+                budget = context.current()
+                span.set_attribute("http.response.status_code", status)
+                span.set_attribute("dms.attempts", attempt.sent)
+                span.set_attribute("dms.request_id", (budget.request_id if budget else None) or "")
+                self.telemetry.dms_request(operation, status, attempt.sent, time.perf_counter() - started)
 
-    async def _get_with_retries(
+    async def _run(self, attempt: Callable[[], Awaitable[Any]], attempts: int | None = None) -> Any:
+        """``attempt`` with retries, inside the current call's budget (or a budget of its own)."""
+        policy = self.policy if attempts is None else replace(self.policy, max_attempts=attempts)
+        with context.call_scope(self._clock, self._limits.call_deadline) as budget:
+            left = budget.remaining()
+            if left <= 0:
+                raise DeadlineExceeded(
+                    "the tool call's time budget was spent before this DMS request could be sent (earlier requests "
+                    "of the same call took it). Next step: retry; for a filtered list, narrow the time window"
+                )
+            try:
+                with self._clock.limit(left):
+                    return await with_retries(attempt, policy, budget, self._jitter)
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"DMS did not answer within the call's {budget.seconds:.3g} s deadline (after {budget.requests} "
+                    f"request(s), last X-Request-Id: {budget.request_id or 'none'}); the request in flight was "
+                    f"abandoned. Next step: retry later; if it persists, check the region's endpoint and the network"
+                ) from None
+
+    async def _login(self, scope: ProjectScope) -> IssuedToken:
+        """The password login (``PasswordAuth`` calls it): one POST to IAM, inside the current call's budget."""
+        if not scope.iam:
+            raise ConfigurationError("password login needs an IAM endpoint: set BGTASK_IAM_ENDPOINT or a region")
+        creds = self.cloud.credentials
+        try:
+            reply = await self.http.request(
+                "POST",
+                scope.iam + TOKENS_PATH,
+                endpoint=scope.iam,
+                query=[("nocatalog", "true")],
+                json_body=login_body(creds, scope),
+                cap=MAX_TOKEN_RESPONSE_BYTES,
+                too_large="check that BGTASK_IAM_ENDPOINT is the IAM endpoint",
+            )
+        except APIError as exc:
+            raise refused_login(exc) from None
+        return issued_token(reply, scope.iam)
+
+
+class _Attempt:
+    """One attempt at a DMS GET. A token DMS calls expired or revoked (password login) is replaced and the
+    request resent once per call, at once: the new login is the fix, not waiting."""
+
+    def __init__(
         self,
+        http: Transport,
+        auth: RequestAuth,
+        scope: ProjectScope,
+        endpoint: str,
         path: str,
         query: list[tuple[str, str]],
-        project: str,
-        stats: CallStats,
-        max_attempts: int,
-        deadline_at: float,
+        headers: dict[str, str],
         too_large: str,
-    ) -> bytes:
-        lim = self._limits
-        failures = 0
-        while True:
-            stats.attempts += 1
-            try:
-                return await self._get_once(path, query, project, stats, too_large)
-            except (APIError, TransportError) as exc:
-                exc.attempts = stats.attempts
-                if isinstance(exc, APIError) and self._token_to_refresh(exc, stats):
-                    continue  # once per call, at once: the new login is the fix, not waiting
-                failures += 1
-                if not exc.retryable or failures >= max_attempts:
-                    raise
-                # capped exponential backoff, jittered over its upper half: concurrent callers spread out
-                ceiling = min(lim.backoff_cap, lim.backoff_base * 2 ** (failures - 1))
-                delay = random.uniform(ceiling / 2, ceiling)
-                retry_after = exc.retry_after if isinstance(exc, APIError) else None
-                if retry_after is not None:
-                    delay = max(delay, retry_after)
-                left = deadline_at - time.monotonic()
-                if delay >= left or (retry_after is not None and retry_after > MAX_RETRY_AFTER):
-                    asked = f"DMS asked to wait {retry_after:g} s; " if retry_after is not None else ""
-                    exc.note = f"{asked}no further attempt: it could not finish within the call's deadline"
-                    raise
-                log.info(
-                    "retrying DMS GET after %s (attempt %d of %d, sleeping %.2f s, request id %s)",
-                    exc.error_code if isinstance(exc, APIError) else type(exc).__name__,
-                    stats.attempts,
-                    max_attempts,
-                    delay,
-                    stats.request_id,
-                )
-                await anyio.sleep(delay)
+    ) -> None:
+        self.http, self.auth, self.scope = http, auth, scope
+        self.endpoint, self.path, self.query, self.headers, self.too_large = endpoint, path, query, headers, too_large
+        self.sent = 0
+        self.refreshed = False
 
-    def _token_to_refresh(self, exc: APIError, stats: CallStats) -> bool:
-        """A password-login token DMS calls expired or revoked: log in again and retry, once per call."""
-        if exc.status != 401 or exc.error_code not in TOKEN_EXPIRED_CODES:
-            return False
-        if not isinstance(self.auth, PasswordTokenAuth):
-            return False
-        if stats.token_refreshed:
-            exc.note = "a freshly issued IAM token was refused too: check that the user may access this project"
-            return False
-        stats.token_refreshed = True
-        log.info("DMS refused the IAM token (%s, request id %s); logging in again", exc.error_code, stats.request_id)
-        return True
-
-    async def _get_once(
-        self, path: str, query: list[tuple[str, str]], project: str, stats: CallStats, too_large: str
-    ) -> bytes:
-        url = httpx2.URL(self.endpoint + path, params=query or None)
-        self.requests_sent += 1
-        started = time.perf_counter()
-        lim = self._limits
+    async def __call__(self) -> Reply:
+        prepared = await self.auth.prepare(self.scope)
         try:
-            async with self._http.stream("GET", url, headers={"X-Project-Id": project}) as response:
-                stats.request_id = response.headers.get("X-Request-Id") or stats.request_id
-                current_request_id.set(stats.request_id)
-                body = await read_capped(response, lim.max_response_bytes, too_large)
-        except httpx2.PoolTimeout:
-            raise TransportError(
-                f"all {lim.max_connections} connections to DMS stayed busy (PoolTimeout)", self.endpoint, timeout=True
-            ) from None
-        except httpx2.TimeoutException as exc:
-            raise TransportError(f"timed out ({type(exc).__name__})", self.endpoint, timeout=True) from None
-        except httpx2.TransportError as exc:
-            raise TransportError(_transport_text(exc), self.endpoint) from None
-        except httpx2.HTTPError as exc:  # e.g. a body that does not decode: retrying would not help
-            raise TransportError(_transport_text(exc), self.endpoint, retryable=False) from None
-        log.debug(
-            "DMS GET %s -> %d in %.1f ms (request id %s)",
-            path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-            stats.request_id,
+            return await self._send(prepared)
+        except APIError as exc:
+            if not is_token_refusal(exc):
+                raise
+            if self.auth.mode == "token":
+                exc.note = EXPIRED_STATIC_ADVICE
+                raise
+            if self.refreshed:
+                exc.note = REFUSED_FRESH_ADVICE
+                raise
+            if not self.auth.refused(prepared):
+                raise
+            self.refreshed = True
+            log.info("DMS refused the IAM token (%s, request id %s); logging in again", exc.error_code, exc.request_id)
+        return await self()  # at once, with the token of a fresh login
+
+    async def _send(self, prepared: Prepared) -> Reply:
+        self.sent += 1
+        return await self.http.request(
+            "GET",
+            self.endpoint + self.path,
+            endpoint=self.endpoint,
+            query=self.query,
+            headers={**self.headers, **prepared.headers},
+            auth=prepared.auth,
+            too_large=self.too_large,
         )
-        if response.status_code >= 400:
-            error = _api_error(response, body, stats.request_id, self.endpoint, self._settings.credentials.mode)
-            if (
-                error.status == 401
-                and error.error_code in TOKEN_EXPIRED_CODES
-                and isinstance(self.auth, PasswordTokenAuth)
-            ):
-                self.auth.invalidate(response.request.headers.get("X-Auth-Token"))  # the next request logs in
-            raise error
-        if response.status_code >= 300:  # redirects are not followed: DMS never sends them, proxies and portals do
-            location = response.headers.get("Location") or "nowhere"
-            raise APIError(
-                response.status_code, None, f"a redirect to {location[:200]}", stats.request_id, self.endpoint
-            )
-        return body
 
 
-def _transport_text(exc: httpx2.HTTPError) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, httpx2.RemoteProtocolError):
-        return f"the connection broke mid-answer ({text})"
-    if isinstance(exc, httpx2.ConnectError):
-        return f"no connection (refused, unreachable or a TLS failure: {text})"
-    if isinstance(exc, httpx2.DecodingError):
-        return f"the answer could not be decoded ({text})"
-    return text
+_LARGE_TASK = "the task's answer is unusually large; report its X-Request-Id to support"
+_TASKS = "/v2/{project_id}/instances/{instance_id}/tasks"
+_TEMPLATES = {
+    "ShowBackgroundTask": _TASKS + "/{task_id}",
+    "ListBackgroundTasks": _TASKS,
+    "ShowBackgroundTaskProgress": _TASKS + "/{task_id}/progress",
+    "ListInstances": "/v2/{project_id}/instances",
+}
 
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
-
-
-def _api_error(response: httpx2.Response, body: bytes, request_id: str | None, endpoint: str, mode: str) -> APIError:
-    code: str | None = None
-    msg: str | None = None
-    try:
-        data = json.loads(body)
-        if isinstance(data, dict):
-            code = _str_or_none(data.get("error_code") or data.get("code"))
-            msg = _str_or_none(data.get("error_msg") or data.get("message"))
-            request_id = request_id or _str_or_none(data.get("request_id"))
-        else:
-            msg = "a JSON body that is not an error object"
-    except ValueError:
-        kind = "an empty body" if not body.strip() else "a non-JSON body (an HTML gateway page?)"
-        msg = f"{kind}, content type {response.headers.get('Content-Type') or 'unknown'}"
-    if mode == "token" and code in TOKEN_EXPIRED_CODES:
-        msg = (
-            f"{msg}; the static token in BGTASK_IAM_TOKEN has expired (or was revoked): set a fresh one, "
-            "or use AK/SK or password login"
-        )
-    return APIError(
-        status=response.status_code,
-        error_code=code,
-        error_msg=msg[:500] if msg else msg,
-        request_id=request_id,
-        endpoint=endpoint,
-        retry_after=parse_retry_after(response.headers.get("Retry-After")),
-    )
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
-__all__ = [
-    "CallStats",
-    "DMSClient",
-    "DMSError",
-    "ResponseTooLarge",
-    "call_deadline",
-    "check_instance_id",
-    "check_project_id",
-    "check_task_id",
-    "parse_retry_after",
-]
+__all__ = ["DMSClient", "DMSError", "missing_settings"]

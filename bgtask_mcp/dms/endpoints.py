@@ -1,75 +1,58 @@
-"""Which DMS endpoint serves a region, on Open Telekom Cloud and on Huawei Cloud."""
+"""Which DMS and IAM endpoints serve a region, on Open Telekom Cloud and on Huawei Cloud.
+
+The DMS endpoint of a region comes from, in order: the official SDK's per-engine override
+(``HUAWEICLOUD_SDK_REGION_KAFKA_<REGION>``, ``..._RABBITMQ_...``, ``..._ROCKETMQ_...``), ``BGTASK_ENDPOINT``
+(for the configured region only), the region table. IAM: ``BGTASK_IAM_ENDPOINT`` (or the SDK's
+``HUAWEICLOUD_SDK_IAM_ENDPOINT``), else the region's IAM.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from bgtask_mcp.dms.errors import ConfigurationError
+from bgtask_mcp.dms.errors import ConfigurationError, InvalidArgument
+from bgtask_mcp.redaction import shown
+from bgtask_mcp.settings_env import ConfigError
+from bgtask_mcp.vocabulary import ENGINES
 
 OTC_REGIONS: dict[str, str] = {
-    "eu-de": "https://dms.eu-de.otc.t-systems.com",
-    "eu-nl": "https://dms.eu-nl.otc.t-systems.com",
-    "eu-ch2": "https://dms.eu-ch2.sc.otc.t-systems.com",
+    "eu-de": "otc.t-systems.com",
+    "eu-nl": "otc.t-systems.com",
+    "eu-ch2": "sc.otc.t-systems.com",
 }
-OTC_IAM: dict[str, str] = {
-    "eu-de": "https://iam.eu-de.otc.t-systems.com/v3",
-    "eu-nl": "https://iam.eu-nl.otc.t-systems.com/v3",
-    "eu-ch2": "https://iam.eu-ch2.sc.otc.t-systems.com/v3",
-}
-
 HUAWEI_REGIONS: tuple[str, ...] = (
-    "eu-west-101",
-    "eu-west-0",
-    "cn-north-1",
-    "cn-north-2",
-    "cn-north-4",
-    "cn-north-9",
-    "cn-north-11",
-    "cn-north-12",
-    "cn-east-2",
-    "cn-east-3",
-    "cn-east-4",
-    "cn-east-5",
-    "cn-south-1",
-    "cn-south-2",
-    "cn-south-4",
-    "cn-southwest-2",
-    "cn-southwest-3",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "af-south-1",
-    "af-north-1",
-    "ru-northwest-2",
-    "ru-moscow-1",
-    "la-south-2",
-    "la-north-2",
-    "sa-brazil-1",
-    "na-mexico-1",
-    "tr-west-1",
-    "ae-ad-1",
-    "me-east-1",
-    "my-kualalumpur-1",
-)
+    "eu-west-101", "eu-west-0", "cn-north-1", "cn-north-2", "cn-north-4", "cn-north-9", "cn-north-11",
+    "cn-north-12", "cn-east-2", "cn-east-3", "cn-east-4", "cn-east-5", "cn-south-1", "cn-south-2", "cn-south-4",
+    "cn-southwest-2", "cn-southwest-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+    "ap-southeast-5", "af-south-1", "af-north-1", "ru-northwest-2", "ru-moscow-1", "la-south-2", "la-north-2",
+    "sa-brazil-1", "na-mexico-1", "tr-west-1", "ae-ad-1", "me-east-1", "my-kualalumpur-1",
+)  # fmt: skip
+HUAWEI_EUROPE = {"eu-west-101": "myhuaweicloud.eu"}
+OVERRIDE_PREFIX = "HUAWEICLOUD_SDK_REGION_"
 
 
-def huawei_endpoint(region: str) -> str:
-    if region == "eu-west-101":
-        return "https://dms.eu-west-101.myhuaweicloud.eu"
-    return f"https://dms.{region}.myhuaweicloud.com"
+def _domain(region: str) -> str | None:
+    if region in OTC_REGIONS:
+        return f"{region}.{OTC_REGIONS[region]}"
+    if region in HUAWEI_REGIONS:
+        return f"{region}.{HUAWEI_EUROPE.get(region, 'myhuaweicloud.com')}"
+    return None
 
 
-def huawei_iam(region: str) -> str:
-    if region == "eu-west-101":
-        return "https://iam.eu-west-101.myhuaweicloud.eu/v3"
-    return f"https://iam.{region}.myhuaweicloud.com/v3"
+def table_endpoint(region: str) -> str | None:
+    domain = _domain(region)
+    return f"https://dms.{domain}" if domain else None
 
 
-def known_regions() -> list[str]:
+def table_iam(region: str) -> str | None:
+    domain = _domain(region)
+    return f"https://iam.{domain}" if domain else None
+
+
+def table_regions() -> list[str]:
     return [*OTC_REGIONS, *HUAWEI_REGIONS]
 
 
@@ -83,47 +66,93 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_endpoint(url: str) -> str:
-    """Accept ``https://`` anywhere and ``http://`` only on loopback (the simulator)."""
-    parts = urlsplit(url)
+def check_url(url: str, setting: str) -> str:
+    """Accept ``https://`` anywhere and ``http://`` only on loopback (the simulator); refuse anything else."""
+    parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"endpoint {url!r} is not an http(s) URL; set BGTASK_ENDPOINT to e.g. https://dms.eu-de.otc.t-systems.com"
-        )
+        raise ConfigError(f"{setting}={url[:80]!r} is not an http(s) URL; use e.g. https://dms.eu-de.otc.t-systems.com")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigurationError(
-            f"endpoint {url!r} uses plain http on a non-loopback host; credentials would travel unencrypted. "
-            "Use https:// (plain http is allowed only for 127.0.0.1/localhost, e.g. the simulator)"
+        raise ConfigError(
+            f"{setting}={url[:80]!r} uses plain http on a non-loopback host, so credentials would travel "
+            "unencrypted; use https:// (plain http is allowed only for 127.0.0.1/localhost, e.g. the simulator)"
         )
-    return url.rstrip("/")
+    return url.strip().rstrip("/")
 
 
-def resolve_endpoint(endpoint: str | None, region: str | None, overrides: Mapping[str, str] | None = None) -> str:
-    """An explicit endpoint always wins; then the SDK-style override; then the region table."""
-    if endpoint:
-        return check_endpoint(endpoint)
-    if not region:
-        raise ConfigurationError(
-            "no DMS endpoint configured: set BGTASK_REGION (e.g. eu-de for Open Telekom Cloud, "
-            "ap-southeast-1 for Huawei Cloud) or BGTASK_ENDPOINT, or start with --simulator to try the server"
+def iam_base(url: str) -> str:
+    """An IAM endpoint as configured (with or without ``/v3``) -> its base URL (paths add ``/v3/...``)."""
+    base = url.rstrip("/")
+    return base[: -len("/v3")] if base.endswith("/v3") else base
+
+
+def overrides_from(env: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """``HUAWEICLOUD_SDK_REGION_<ENGINE>_<REGION>`` -> {(engine, region): endpoint}; the SDK allows a
+    comma-separated list, of which the first is used."""
+    found: dict[tuple[str, str], str] = {}
+    for key, value in env.items():
+        if not key.startswith(OVERRIDE_PREFIX) or not value.strip():
+            continue
+        rest = key[len(OVERRIDE_PREFIX) :]
+        engine, _, region = rest.partition("_")
+        if engine.lower() in ENGINES and region:
+            first = value.split(",")[0]
+            found[(engine.lower(), region.lower().replace("_", "-"))] = check_url(first, key)
+    return found
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The endpoints one cloud uses, region by region."""
+
+    default_region: str | None = None
+    explicit: str | None = None  # BGTASK_ENDPOINT: the default region's DMS endpoint
+    iam_explicit: str | None = None
+    overrides: Mapping[tuple[str, str], str] = field(default_factory=dict)
+
+    def regions(self) -> list[str]:
+        extra = {region for _, region in self.overrides}
+        if self.default_region:
+            extra.add(self.default_region)
+        return [*table_regions(), *sorted(extra - set(table_regions()))]
+
+    def region(self, value: str | None) -> str:
+        """The region a call is for: the given one (any case) or the configured default; refused when unknown."""
+        if value is None or not value.strip():
+            if self.default_region:
+                return self.default_region
+            if self.explicit:
+                return ""  # only an endpoint is configured: the unnamed default region
+            raise ConfigurationError(
+                "no region: pass region=... or configure one (BGTASK_REGION, or region_name in clouds.yaml)"
+            )
+        region = value.strip().lower()
+        if region == self.default_region or region in self.regions():
+            return region
+        raise InvalidArgument(
+            f"region {shown(value.strip(), 40)} is unknown, so no request was sent. Known regions: "
+            f"{', '.join(self.regions())}. Next step: pass one of them, or configure its endpoint with "
+            "HUAWEICLOUD_SDK_REGION_KAFKA_<REGION>"
         )
-    if overrides and region in overrides:
-        return check_endpoint(overrides[region])
-    if region in OTC_REGIONS:
-        return OTC_REGIONS[region]
-    if region in HUAWEI_REGIONS:
-        return huawei_endpoint(region)
-    raise ConfigurationError(
-        f"unknown region {region!r}; known regions: {', '.join(known_regions())}. "
-        "For another region set BGTASK_ENDPOINT to its DMS endpoint"
-    )
 
+    def dms(self, region: str, engine: str | None = None) -> str:
+        # DMS serves all three engines at one endpoint: the engine's own override first, then the others'
+        order = [engine, *(e for e in ENGINES if e != engine)] if engine else list(ENGINES)
+        for name in order:
+            if (name, region) in self.overrides:
+                return self.overrides[(name, region)]
+        if self.explicit and region in ("", self.default_region):
+            return self.explicit
+        endpoint = table_endpoint(region)
+        if endpoint is None:
+            raise ConfigurationError(f"no DMS endpoint is known for region {region or '(none)'!r}: set BGTASK_ENDPOINT")
+        return endpoint
 
-def resolve_iam(region: str | None, explicit: str | None) -> str:
-    if explicit:
-        return check_endpoint(explicit)
-    if region in OTC_IAM:
-        return OTC_IAM[region]
-    if region in HUAWEI_REGIONS:
-        return huawei_iam(region)
-    raise ConfigurationError("no IAM endpoint known for the password login: set BGTASK_IAM_ENDPOINT or BGTASK_REGION")
+    def iam(self, region: str) -> str:
+        if self.iam_explicit:
+            return self.iam_explicit
+        endpoint = table_iam(region)
+        if endpoint is None:
+            raise ConfigurationError(
+                f"no IAM endpoint is known for region {region or '(none)'!r}: set BGTASK_IAM_ENDPOINT"
+            )
+        return endpoint

@@ -18,6 +18,13 @@ class DMSError(Exception):
     def describe(self) -> str:
         return str(self)
 
+    def clone(self) -> DMSError:
+        """A copy of this failure for another caller that shared the request (never the same object)."""
+        twin = type(self).__new__(type(self))  # no __init__: the fields are copied below
+        twin.__dict__.update(self.__dict__)
+        twin.args = self.args
+        return twin
+
 
 class ConfigurationError(DMSError):
     """The server is not set up to reach DMS (no credentials, no endpoint...)."""
@@ -25,6 +32,41 @@ class ConfigurationError(DMSError):
 
 class InvalidArgument(DMSError):
     """An argument was refused before any request was sent."""
+
+
+class ProjectLookupFailed(DMSError):
+    """IAM knows no single project for a region, so no DMS request can be addressed."""
+
+    def __init__(self, region: str, found: list[str], request_id: str | None) -> None:
+        self.region = region
+        self.found = found
+        self.request_id = request_id
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        rid = self.request_id or "none"
+        if not self.found:
+            what = f"IAM knows no project named {self.region!r} for these credentials (X-Request-Id: {rid})"
+            hint = "check the region name, or give the project id (project_id, BGTASK_PROJECT_ID, auth.project_id)"
+        else:
+            what = f"IAM lists {len(self.found)} projects named {self.region!r}: {', '.join(self.found[:5])}"
+            hint = "choose one and pass it as project_id, or configure it (BGTASK_PROJECT_ID, auth.project_id)"
+        return f"{what}. Next step: {hint}"
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+class CallerBusy(DMSError):
+    """This caller already has as many DMS requests in flight as the server allows one caller."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            f"this caller already had {limit} DMS requests in flight, the most the server allows one caller (so "
+            "that one busy agent cannot throttle the whole account), and none finished in time. Next step: wait "
+            "for the running calls to finish, then retry; call fewer tools in parallel"
+        )
 
 
 class DeadlineExceeded(DMSError):
@@ -71,17 +113,18 @@ class TransportError(DMSError):
             hint = "the endpoint did not answer in time; retry, and check the region and network path"
         else:
             hint = "check that the endpoint and region are right and reachable (proxy, firewall, DNS, TLS CA)"
-        tail = _tail(self.attempts, self.note)
-        return f"could not reach DMS at {self.endpoint}: {self.what}{tail}. Next step: {hint}"
+        notes = _attempt_notes(self.attempts, self.note)
+        notes = f" ({notes})" if notes else ""
+        return f"could not reach DMS at {self.endpoint}: {self.what}{notes}. Next step: {hint}"
 
 
-def _tail(attempts: int, note: str | None) -> str:
+def _attempt_notes(attempts: int, note: str | None) -> str:
     parts = []
     if attempts > 1:
         parts.append(f"after {attempts} attempts")
     if note:
         parts.append(note)
-    return f" ({'; '.join(parts)})" if parts else ""
+    return "; ".join(parts)
 
 
 # error code -> next step, from the DMS and API gateway error tables
@@ -110,7 +153,8 @@ _HINTS: dict[str, str] = {
     "DMS.10240309": "the account is restricted; check the account status in the console",
     "DMS.10240312": "the account is restricted; check the account status in the console",
     "APIG.0302": "access is denied by IAM policy or IP allow-list; check the user's permissions",
-    "DMS.00404022": "the instance does not exist in this project and region; check the instance id, project and region",
+    "DMS.00404022": "the instance does not exist in this project and region; check the region (every tool takes "
+    "region=...), or find the instance by name with list_instances",
     "DMS.00404001": "the URL does not exist; check the endpoint and region",
     "DMS.10240406": "the URL does not exist; check the endpoint and region",
     "APIG.0101": "the API does not exist at this endpoint; check BGTASK_ENDPOINT / BGTASK_REGION",
@@ -125,7 +169,7 @@ _STATUS_HINTS: dict[int, str] = {
     400: "check the ids and parameters",
     401: "check the credentials (and the local clock for AK/SK)",
     403: "check the IAM permissions of the user (dms:instance:getBackgroundTask)",
-    404: "check the instance id, the project and the region",
+    404: "check the instance id, the project and the region (list_instances finds instances by name)",
     429: "wait a few seconds and try again",
 }
 
@@ -181,9 +225,9 @@ class APIError(DMSError):
         code = self.error_code or "no error code"
         msg = self.error_msg or "no error message"
         rid = self.request_id or "none"
-        tail = _tail(self.attempts, self.note)
-        tail = f"; {tail[2:-1]}" if tail else ""
-        return f"DMS answered HTTP {self.status} {code}: {msg} (X-Request-Id: {rid}{tail}). Next step: {self.hint}"
+        notes = _attempt_notes(self.attempts, self.note)
+        notes = f"; {notes}" if notes else ""
+        return f"DMS answered HTTP {self.status} {code}: {msg} (X-Request-Id: {rid}{notes}). Next step: {self.hint}"
 
 
 class TaskNotFound(DMSError):

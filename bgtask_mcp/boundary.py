@@ -1,0 +1,154 @@
+"""The one place where failures become what a person or a model reads: tool errors, resource errors, the
+readiness probe's reason and the command line's one-line refusals.
+
+The wording of each failure lives with the failure (``dms.errors``, ``ids``, ``settings_env``); this module
+decides only how it is delivered, masks it, and writes the call's audit line.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar, cast
+
+import anyio
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
+
+from bgtask_mcp.callers import current_caller, note_call
+from bgtask_mcp.dms import context
+from bgtask_mcp.dms.errors import DMSError
+from bgtask_mcp.redaction import get_logger, mask_text
+from bgtask_mcp.state import AppState, state_of
+
+log = get_logger("bgtask_mcp")
+audit = get_logger("bgtask_mcp.audit")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+INTERNAL_ERROR = (
+    "bgtask-mcp hit an internal error (it is in the server's log). Next step: retry once; if it persists, report "
+    "it with the server log"
+)
+AUDIT_LINE = (
+    "call caller=%s tool=%s instance=%s region=%s outcome=%s dms_requests=%d retries=%d dms_request_id=%s "
+    "duration_ms=%.1f"
+)
+
+
+def message_of(error: BaseException) -> str:
+    """The text a person reads for a failure: its own description, masked."""
+    if isinstance(error, DMSError):
+        return mask_text(error.describe())
+    return mask_text(str(error))
+
+
+def _first_dms_error(error: BaseException) -> DMSError | None:
+    """A DMS failure, also when it arrives inside an exception group (concurrent reads)."""
+    if isinstance(error, DMSError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _first_dms_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def tool_boundary(
+    name: str, seconds: Callable[[AppState, dict[str, Any]], float]
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Run a tool inside one call budget of ``seconds(arguments)``; every failure becomes a ``ToolError`` a
+    person can act on; one audit line per call (who, what, where, outcome, DMS request id, duration)."""
+
+    def decorate(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            started = time.perf_counter()
+            outcome = "ok"
+            state = state_of(kwargs["ctx"])  # type: ignore[arg-type]
+            with context.call_scope(state.service.clock, seconds(state, kwargs)) as budget:
+                try:
+                    return as_tool_result(await fn(*args, **kwargs))
+                except ToolError:
+                    outcome = "ToolError"
+                    raise
+                except anyio.get_cancelled_exc_class():
+                    outcome = "cancelled"
+                    raise
+                except BaseException as exc:
+                    failure = _first_dms_error(exc)
+                    if failure is not None:
+                        outcome = type(failure).__name__
+                        raise ToolError(message_of(failure)) from None
+                    if not isinstance(exc, Exception):
+                        outcome = "interrupted"
+                        raise
+                    outcome = "internal"
+                    log.exception("tool %s failed unexpectedly", name)
+                    raise ToolError(INTERNAL_ERROR) from None
+                finally:
+                    _audit(name, kwargs, budget, outcome, time.perf_counter() - started)
+                    state.telemetry.tool_call(name, outcome, time.perf_counter() - started)
+
+        return wrapper
+
+    return decorate
+
+
+def _audit(tool: str, arguments: dict[str, Any], budget: context.CallBudget, outcome: str, seconds: float) -> None:
+    instance = arguments.get("instance_id")
+    note_call(tool, budget.request_id)
+    audit.info(
+        AUDIT_LINE,
+        current_caller(),
+        tool,
+        _loggable(instance) if isinstance(instance, str) else "-",
+        budget.region or _loggable(arguments.get("region")) or "-",
+        outcome,
+        budget.requests,
+        budget.retries,
+        budget.request_id or "-",
+        seconds * 1000,
+    )
+
+
+def _loggable(value: object, limit: int = 64) -> str:
+    """Visible ASCII only: a model chooses these values and must not forge log lines."""
+    if not isinstance(value, str) or not value:
+        return ""
+    return "".join(c if "!" <= c <= "~" else "?" for c in value[:limit])
+
+
+def as_tool_result(result: R) -> R:
+    """A model result as structuredContent plus the same JSON, compact, as the text block.
+
+    Left to itself the SDK indents that text by 2, which costs a client that shows only the text (and the model
+    behind it) about 30% more bytes. The tool's outputSchema still comes from its return annotation, and the SDK
+    still checks structuredContent against it.
+    """
+    if not isinstance(result, BaseModel):
+        return result
+    text = TextContent(type="text", text=result.model_dump_json())
+    return cast(R, CallToolResult(content=[text], structured_content=result.model_dump(mode="json")))
+
+
+def resource_boundary(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Resources only have the protocol-error path: a DMS failure becomes a ``ResourceError`` with its text."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except DMSError as exc:
+            raise ResourceError(message_of(exc)) from None
+
+    return wrapper
+
+
+def cli_refusal(error: BaseException) -> str:
+    """The one line the command prints before exiting with status 2."""
+    return f"bgtask-mcp: {message_of(error)}"

@@ -1,0 +1,161 @@
+"""Who is calling: the identity of the current request, what each caller has seen, and how much of the account
+each caller may use at once.
+
+The HTTP transport sets the caller of each request (the OAuth token's subject or client id, ``static-token``
+for the shared bearer token); over stdio it is ``local``. Completions offer each caller only the ids and
+names that caller has seen, and one caller cannot hold more than ``limit`` DMS requests in flight.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+import anyio
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken
+
+from bgtask_mcp.dms.errors import CallerBusy
+
+LOCAL = "local"
+STATIC_CALLER = "static-token"  # the caller name of the shared bearer token
+ANONYMOUS = "anonymous"
+MAX_CALLERS = 1000  # callers remembered at once (least recently active forgotten first)
+MAX_REMEMBERED = 500  # values of each kind remembered per caller
+
+_caller: ContextVar[str] = ContextVar("bgtask_caller", default=LOCAL)
+
+
+def caller_of(token: AccessToken) -> str:
+    """A token's caller: its subject (the person or service it was issued to), else its client id."""
+    return token.subject or token.client_id or ANONYMOUS
+
+
+def current_caller() -> str:
+    token = get_access_token()  # set by the SDK's bearer authentication for the current HTTP request
+    return caller_of(token) if token is not None else _caller.get()
+
+
+def set_caller(caller: str) -> None:
+    """Set for the current context (an HTTP request and the tasks the SDK starts for it)."""
+    _caller.set(caller)
+
+
+def _bounded_add(store: OrderedDict[str, None], value: str) -> None:
+    if not value:
+        return
+    store[value] = None
+    store.move_to_end(value)
+    if len(store) > MAX_REMEMBERED:
+        store.popitem(last=False)
+
+
+@dataclass
+class Seen:
+    """What one caller has seen: values for completions, most recent last."""
+
+    instances: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    instance_names: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    task_names: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    tasks: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    regions: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+
+@dataclass
+class Exchange:
+    """What the HTTP request line says about the calls it carried; filled in while the request runs (tasks the
+    SDK starts for the request inherit the context, so they see the same object)."""
+
+    caller: str = ANONYMOUS
+    tool: str = "-"
+    dms_request_id: str | None = None
+
+
+_exchange: ContextVar[Exchange | None] = ContextVar("bgtask_exchange", default=None)
+
+
+def begin_exchange() -> Exchange:
+    exchange = Exchange()
+    _exchange.set(exchange)
+    return exchange
+
+
+def note_call(tool: str, dms_request_id: str | None) -> None:
+    exchange = _exchange.get()
+    if exchange is not None:
+        exchange.caller = current_caller()
+        exchange.tool = tool
+        exchange.dms_request_id = dms_request_id or exchange.dms_request_id
+
+
+class CallerMemory:
+    def __init__(self) -> None:
+        self._seen: OrderedDict[str, Seen] = OrderedDict()
+
+    def of(self, caller: str) -> Seen:
+        seen = self._seen.get(caller)
+        if seen is None:
+            seen = self._seen[caller] = Seen()
+            if len(self._seen) > MAX_CALLERS:
+                self._seen.popitem(last=False)
+        self._seen.move_to_end(caller)
+        return seen
+
+    def peek(self, caller: str) -> Seen:
+        return self._seen.get(caller) or Seen()
+
+    def remember_tasks(self, caller: str, instance: str, region: str, tasks: Iterable[tuple[str, str]]) -> None:
+        seen = self.of(caller)
+        _bounded_add(seen.instances, instance)
+        _bounded_add(seen.regions, region)
+        for task_id, name in tasks:
+            _bounded_add(seen.tasks, task_id)
+            _bounded_add(seen.task_names, name)
+
+    def remember_instances(self, caller: str, region: str, instances: Iterable[tuple[str, str]]) -> None:
+        seen = self.of(caller)
+        _bounded_add(seen.regions, region)
+        for instance_id, name in instances:
+            _bounded_add(seen.instances, instance_id)
+            _bounded_add(seen.instance_names, name)
+
+
+class CallerLimiter:
+    """At most ``limit`` DMS requests in flight per caller. One more waits for a free slot, at most ``patience``
+    seconds (or what is left of its call's budget), then is refused (``CallerBusy``): one busy agent cannot
+    starve the others, nor drive the account into throttling."""
+
+    def __init__(self, limit: int, patience: float = 10.0) -> None:
+        self.limit = limit
+        self.patience = patience
+        self._slots: dict[str, anyio.Semaphore] = {}
+        self._users: dict[str, int] = {}
+
+    def in_flight(self, caller: str) -> int:
+        slots = self._slots.get(caller)
+        return 0 if slots is None else self.limit - slots.value
+
+    @asynccontextmanager
+    async def slot(self, caller: str, patience: float | None = None) -> AsyncIterator[None]:
+        slots = self._slots.setdefault(caller, anyio.Semaphore(self.limit))
+        self._users[caller] = self._users.get(caller, 0) + 1
+        try:
+            try:
+                slots.acquire_nowait()
+            except anyio.WouldBlock:
+                with anyio.move_on_after(self.patience if patience is None else max(0.0, patience)) as waited:
+                    await slots.acquire()
+                if waited.cancelled_caught:
+                    raise CallerBusy(self.limit) from None
+            try:
+                yield
+            finally:
+                slots.release()
+        finally:
+            self._users[caller] -= 1
+            if not self._users[caller]:
+                del self._users[caller]
+                del self._slots[caller]  # an idle caller holds nothing

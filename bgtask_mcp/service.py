@@ -1,0 +1,166 @@
+"""The glue between the tools and DMS: which cloud, region and project a call is for; cached task reads;
+what each caller has seen; fair use of the account. Tools call this; this calls ``DMSClient`` and turns its
+wire models into the typed, masked models of ``models``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bgtask_mcp import ids
+from bgtask_mcp.cache import SharedStore, TaskCache, cache_key
+from bgtask_mcp.callers import CallerLimiter, CallerMemory, current_caller
+from bgtask_mcp.clock import SYSTEM_CLOCK, Clock
+from bgtask_mcp.config import Settings
+from bgtask_mcp.dms import context
+from bgtask_mcp.dms.client import DMSClient
+from bgtask_mcp.dms.errors import ConfigurationError, InvalidArgument
+from bgtask_mcp.dms.wire import WireInstanceList, WireTaskList
+from bgtask_mcp.models import Instance, TaskList, instance_from_wire, task_from_wire
+from bgtask_mcp.redaction import shown
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one call goes: a cloud's client, a region, the project id there."""
+
+    cloud: str
+    client: DMSClient
+    region: str
+    project: str
+
+
+class TaskService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        shared: SharedStore | None = None,
+        on_cache_event: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.clients = {
+            cloud.name: DMSClient(
+                cloud,
+                settings.limits,
+                overrides=dict(settings.endpoint_overrides),
+                ca_file=settings.ca_file,
+                clock=clock,
+            )
+            for cloud in settings.clouds
+        }
+        self.default_cloud = settings.default_cloud.name
+        self.cache = TaskCache(
+            max_entries=settings.limits.cache_entries,
+            running_ttl=settings.limits.running_task_ttl,
+            enabled=settings.cache_enabled,
+            clock=clock,
+            shared=shared,
+            on_event=on_cache_event,
+        )
+        self.memory = CallerMemory()
+        self.limiter = CallerLimiter(settings.limits.caller_concurrency)
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+
+    def problem(self) -> str | None:
+        """What the default cloud still lacks (region or endpoint, credentials), in one message."""
+        return self.clients[self.default_cloud].problem
+
+    def client(self, cloud: str | None) -> DMSClient:
+        name = (cloud or "").strip() or self.default_cloud
+        client = self.clients.get(name)
+        if client is None:
+            raise InvalidArgument(
+                f"cloud {shown(name, 40)} is not configured, so no request was sent. Configured clouds: "
+                f"{', '.join(self.clients)}. Next step: pass one of them, or omit cloud for {self.default_cloud!r}"
+            )
+        if client.problem is not None:
+            raise ConfigurationError(client.problem)
+        return client
+
+    async def target(self, cloud: str | None, region: str | None, project: str | None) -> Target:
+        client = self.client(cloud)
+        name = client.region(region)
+        budget = context.current()
+        if budget is not None:
+            budget.region = name or "default"
+        project_id = await self._limited(lambda: client.project(name, project))
+        return Target(client.cloud.name, client, name, project_id)
+
+    async def _limited(self, call: Callable[[], Awaitable[T]]) -> T:
+        budget = context.current()
+        patience = min(self.limiter.patience, budget.remaining()) if budget is not None else None
+        async with self.limiter.slot(current_caller(), patience):
+            return await call()
+
+    # -- tasks --------------------------------------------------------------------------------------------------
+
+    def _key(self, target: Target, instance: str, task: str) -> str:
+        return cache_key(target.cloud, target.region, target.project, instance, task)
+
+    async def read_task(self, target: Target, instance: str, task: str, *, fresh: bool = False) -> TaskList:
+        instance, task = ids.instance_id(instance), ids.task_id(task)
+
+        async def fetch() -> TaskList:
+            wire = await self._limited(lambda: target.client.show_task(target.region, target.project, instance, task))
+            return self._tasks(wire, target)
+
+        result = await self.cache.get(self._key(target, instance, task), fetch, fresh=fresh)
+        self._remember(target, instance, result)
+        return result
+
+    async def list_page(
+        self, target: Target, instance: str, *, start: int, limit: int, begin: str | None, end: str | None
+    ) -> TaskList:
+        instance = ids.instance_id(instance)
+        wire = await self._limited(
+            lambda: target.client.list_tasks(
+                target.region, target.project, instance, start=start, limit=limit, begin_time=begin, end_time=end
+            )
+        )
+        page = self._tasks(wire, target)
+        self._remember(target, instance, page)
+        for task in page.tasks:  # finished tasks are final: later lookups need no request
+            if task.terminal and ids.TASK.matches(task.id):
+                one = TaskList.model_construct(task_count=1, tasks=[task], region=page.region, simulated=page.simulated)
+                await self.cache.remember_final(self._key(target, instance, task.id), one)
+        return page
+
+    async def progress(self, target: Target, instance: str, task: str) -> int | None:
+        return await self._limited(lambda: target.client.task_progress(target.region, target.project, instance, task))
+
+    def _tasks(self, wire: WireTaskList, target: Target) -> TaskList:
+        return TaskList.model_construct(
+            task_count=wire.task_count,
+            tasks=[task_from_wire(t) for t in wire.tasks],
+            region=target.region,
+            simulated=wire.simulated,
+        )
+
+    def _remember(self, target: Target, instance: str, result: TaskList) -> None:
+        pairs = ((t.id, t.name) for t in result.tasks)
+        self.memory.remember_tasks(current_caller(), instance, target.region, pairs)
+
+    # -- instances ----------------------------------------------------------------------------------------------
+
+    async def instances(
+        self, target: Target, engine: str, *, name: str | None, status: str | None, offset: int, limit: int
+    ) -> tuple[list[Instance], int, bool]:
+        """One page of one engine's instances, the API's total, and whether the API says it is simulated."""
+        wire: WireInstanceList = await self._limited(
+            lambda: target.client.list_instances(
+                target.region, target.project, engine, name=name, status=status, offset=offset, limit=limit
+            )
+        )
+        found = [instance_from_wire(i, target.region, target.project, engine) for i in wire.instances]
+        self.memory.remember_instances(current_caller(), target.region, ((i.instance_id, i.name) for i in found))
+        return found, wire.instance_num, wire.simulated

@@ -1,0 +1,87 @@
+"""Finished tasks shared by the replicas of a team service through Redis (``BGTASK_CACHE_URL``).
+
+Finished tasks never change, so any replica may answer from what another read. Redis is an accelerator,
+never a dependency: every operation has a short timeout, and when Redis is down or slow the server says so
+once in its log and goes on with its local cache, trying Redis again a little later.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+
+from bgtask_mcp.redaction import get_logger, mask_text
+
+log = get_logger("bgtask_mcp.cache")
+
+PREFIX = "bgtask:task:"
+TTL_SECONDS = 7 * 24 * 3600  # finished tasks are final; the TTL only bounds what an idle Redis keeps
+OPERATION_TIMEOUT = 0.25
+RETRY_AFTER = 10.0  # after a failure, this long without asking Redis
+
+
+class RedisStore:
+    def __init__(self, url: str, *, timeout: float = OPERATION_TIMEOUT, retry_after: float = RETRY_AFTER) -> None:
+        self.url = url
+        self._shown = mask_text(url)
+        self._timeout = timeout
+        self._retry_after = retry_after
+        self._client: Any = None
+        self._down_since: float | None = None
+        self.failures = 0
+
+    def _redis(self) -> Any:
+        if self._client is None:
+            import redis.asyncio
+
+            self._client = redis.asyncio.from_url(
+                self.url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout, retry_on_timeout=False
+            )
+        return self._client
+
+    def _skipping(self) -> bool:
+        return self._down_since is not None and time.monotonic() - self._down_since < self._retry_after
+
+    async def get(self, key: str) -> bytes | None:
+        if self._skipping():
+            return None
+        try:
+            with anyio.fail_after(self._timeout * 2):
+                value = await self._redis().get(PREFIX + key)
+        except Exception as exc:
+            self._failed(exc)
+            return None
+        self._recovered()
+        return value if isinstance(value, bytes) else None
+
+    async def put(self, key: str, value: bytes) -> None:
+        if self._skipping():
+            return
+        try:
+            with anyio.fail_after(self._timeout * 2):
+                await self._redis().set(PREFIX + key, value, ex=TTL_SECONDS)
+        except Exception as exc:
+            self._failed(exc)
+            return
+        self._recovered()
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self._down_since is None:
+            log.warning(
+                "the shared cache at %s does not answer (%s); answering from this replica's cache until it does",
+                self._shown,
+                type(exc).__name__,
+            )
+        self._down_since = time.monotonic()
+
+    def _recovered(self) -> None:
+        if self._down_since is not None:
+            log.info("the shared cache at %s answers again", self._shown)
+            self._down_since = None
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()

@@ -1,0 +1,60 @@
+"""The arguments the tools share: one type, one description each.
+
+Optional arguments are ``T | None`` with their default: a model may send ``null`` to mean "use the default"
+(OpenAI strict mode makes every argument required, so ``null`` is how it says "default"), and ``or_default``
+turns that back into the default. Defaults and bounds are also written into the descriptions, because some
+platforms drop the schema keywords (Gemini drops ``exclusiveMinimum``; OpenAI strict drops ``default: null``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field
+
+from bgtask_mcp import ids
+
+T = TypeVar("T")
+
+
+def or_default(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+InstanceId = Annotated[
+    str,
+    Field(
+        description=f"ID of the DMS instance (Kafka, RabbitMQ or RocketMQ): {ids.INSTANCE.accepted}. Only have "
+        "its name? Call list_instances(name=...) first: it turns a name into this id."
+    ),
+]
+TaskId = Annotated[
+    str,
+    Field(
+        description=f"ID of the background task: {ids.TASK.accepted}, from list_background_tasks or the job_id "
+        "the operation that started the task returned."
+    ),
+]
+Region = Annotated[
+    str | None,
+    Field(
+        description="Region, e.g. eu-de or eu-nl (Open Telekom Cloud), ap-southeast-1 (Huawei Cloud); any case. "
+        "null (the default): the server's default region."
+    ),
+]
+ProjectId = Annotated[
+    str | None,
+    Field(
+        description=f"Project ID of the region ({ids.PROJECT.accepted}). null (the default, almost always right): "
+        "the server uses the region's configured project, or asks IAM for it."
+    ),
+]
+Cloud = Annotated[
+    str | None,
+    Field(description="Which configured cloud (account) to ask. null (the default): the default cloud."),
+]
+Engine = Literal["kafka", "rabbitmq", "rocketmq"]
+EngineFilter = Annotated[
+    Engine | None,
+    Field(description="Only instances of this engine: kafka, rabbitmq or rocketmq. null (the default): all three."),
+]

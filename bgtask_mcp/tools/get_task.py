@@ -1,0 +1,36 @@
+"""get_background_task: one task by id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from bgtask_mcp import ids
+from bgtask_mcp.models import TaskList
+from bgtask_mcp.state import AppState, state_of
+from bgtask_mcp.tools.args import Cloud, InstanceId, ProjectId, Region, TaskId
+
+TITLE = "Get a DMS background task"
+
+
+async def get_background_task(
+    instance_id: InstanceId,
+    task_id: TaskId,
+    ctx: Context[AppState, Any],
+    region: Region = None,
+    project_id: ProjectId = None,
+    cloud: Cloud = None,
+) -> TaskList:
+    """Look up one background task of a DMS instance (Kafka, RabbitMQ, RocketMQ) by its id.
+
+    Use it when you have a task id (from list_background_tasks) or the job_id an operation returned, to answer
+    "did that change finish, and what did it change?". The answer carries the task's status, who started it,
+    start and end time, and its params decoded into JSON (secrets masked). Only have the instance's name? Call
+    list_instances first. No task id? list_background_tasks with name=... finds the latest task of a kind. To
+    wait for a running task, use wait_for_background_task.
+    """
+    instance, task = ids.instance_id(instance_id), ids.task_id(task_id)
+    service = state_of(ctx).service
+    target = await service.target(cloud, region, project_id)
+    return await service.read_task(target, instance, task)

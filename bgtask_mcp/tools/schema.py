@@ -1,0 +1,76 @@
+"""What clients see of the tools' schemas, shaped so that every agent platform reads them fully.
+
+- Optional arguments (``anyOf: [X, null]``) also carry their description inside ``X``: Google's Gemini
+  conversion replaces such a property by its non-null branch and would drop a description beside it.
+- ``cloud`` exists only when several clouds are configured, as an enum of their names.
+- ``region`` names the server's default region.
+- Output schemas are inlined (no ``$ref``), so a client validating ``structuredContent`` resolves nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from mcp.server import MCPServer
+
+from bgtask_mcp.config import Settings
+
+NULL = {"type": "null"}
+
+
+def shape_input(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    shaped = copy.deepcopy(schema)
+    properties: dict[str, Any] = shaped.get("properties", {})
+    if "cloud" in properties:
+        if settings.cloud_argument:
+            names = [c.name for c in settings.clouds]
+            properties["cloud"]["anyOf"] = [{"type": "string", "enum": names}, NULL]
+            properties["cloud"]["description"] = (
+                f"Which configured cloud (account) to ask: {', '.join(names)}. null (the default): {names[0]}."
+            )
+        else:
+            del properties["cloud"]
+    region = settings.default_cloud.region
+    if "region" in properties and region:
+        properties["region"]["description"] = properties["region"]["description"].replace(
+            "the server's default region.", f"the server's default region, {region}."
+        )
+    for prop in properties.values():
+        _description_into_branch(prop)
+    return shaped
+
+
+def _description_into_branch(prop: dict[str, Any]) -> None:
+    branches = prop.get("anyOf")
+    if not isinstance(branches, list) or NULL not in branches or "description" not in prop:
+        return
+    prop["anyOf"] = [b if b == NULL else {**b, "description": prop["description"]} for b in branches]
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with every ``#/$defs/...`` reference replaced by its definition (the models are not recursive)."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                target = resolve(definitions[ref.removeprefix("#/$defs/")])
+                return {**target, **{k: resolve(v) for k, v in node.items() if k != "$ref"}}
+            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)  # type: ignore[no-any-return]
+
+
+def shape_tools(mcp: MCPServer[Any], settings: Settings) -> None:
+    """Rewrite the registered tools' schemas in place (the SDK reads them live)."""
+    for tool in mcp._tool_manager.list_tools():
+        tool.parameters = shape_input(tool.parameters, settings)
+        output = tool.fn_metadata.output_schema
+        if output is not None:
+            tool.fn_metadata.output_schema = inline_refs(output)
+            tool.__dict__.pop("output_schema", None)  # a cached_property of the SDK's Tool
