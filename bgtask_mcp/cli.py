@@ -130,6 +130,9 @@ def _serve_with(env: dict[str, str], flags: dict[str, Any], simulator_url: str |
         print(cli_refusal(exc), file=sys.stderr)
         return EXIT_CONFIG
     setup_logging(settings.log_level)
+    from bgtask_mcp.tracing import start_tracing
+
+    tracing = start_tracing(settings.otlp_endpoint)
     if simulator_url:
         log.info("answering from the embedded DMS simulator at %s (results are simulated)", simulator_url)
     try:
@@ -143,15 +146,20 @@ def _serve_with(env: dict[str, str], flags: dict[str, Any], simulator_url: str |
         return 0
     except KeyboardInterrupt:
         return 130
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # send what is still buffered
 
 
 def http_app_from_env() -> object:
     """uvicorn factory for worker processes: the parent checked the settings, each worker rebuilds them."""
     from bgtask_mcp.http_app import build_http_app
     from bgtask_mcp.http_serve import keep_streams_open_on_shutdown, worker_flags
+    from bgtask_mcp.tracing import start_tracing
 
     settings = load_settings(os.environ, **worker_flags(os.environ))
     setup_logging(settings.log_level)
+    start_tracing(settings.otlp_endpoint)
     keep_streams_open_on_shutdown()
     return build_http_app(settings)
 

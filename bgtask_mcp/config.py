@@ -16,6 +16,7 @@ from bgtask_mcp import ids
 from bgtask_mcp.dms.endpoints import Endpoints, check_url, iam_base, is_loopback, overrides_from, table_regions
 from bgtask_mcp.redaction import Secret
 from bgtask_mcp.settings_env import ConfigError, Env, whole_number
+from bgtask_mcp.shared_cache import operation_timeout
 
 Transport = Literal["stdio", "http"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -314,4 +315,6 @@ def _cache_url(values: Env) -> str | None:
     url = values.text("BGTASK_CACHE_URL")
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(f"BGTASK_CACHE_URL must start with redis://, rediss:// or unix://, not {url.split(':')[0]!r}")
+    if url:
+        operation_timeout(url)  # a bad socket_timeout stops start-up, not the first call
     return url

@@ -24,7 +24,6 @@ from bgtask_mcp.redaction import MASK, get_logger
 log = get_logger("bgtask_mcp.http")
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-PROBES = frozenset({"/healthz", "/readyz"})
 LOG_LINE = (
     "http method=%s path=%s rpc=%s tool=%s caller=%s status=%d finished=%s duration_ms=%.1f dms_request_id=%s pid=%d"
 )
@@ -234,4 +233,4 @@ def build_http_app(settings: Settings) -> ASGIApp:
     return app
 
 
-__all__ = ["PROBES", "Gate", "__version__", "build_http_app"]
+__all__ = ["Gate", "__version__", "build_http_app"]

@@ -25,7 +25,10 @@ log = get_logger("bgtask_mcp.oauth")
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 MAX_METADATA_BYTES = 512 * 1024
-MIN_REFRESH_INTERVAL = 1.0  # seconds between two JWKS fetches, whatever the tokens claim
+# A key id the issuer did not know is not asked for again for a while, and the keys are fetched at most so
+# often per minute: tokens with made-up key ids cannot turn the server against its issuer.
+UNKNOWN_KID_SECONDS = 60.0
+MAX_FETCHES_PER_MINUTE = 10
 DISCOVERY_PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
 
 
@@ -38,7 +41,8 @@ class KeySet:
         self._clock = clock
         self._keys: dict[str | None, Any] = {}
         self._jwks_uri: str | None = None
-        self._fetched_at: float | None = None
+        self._fetches: list[float] = []  # clock() of each fetch in the last minute
+        self._missing: dict[str | None, float] = {}  # kid -> clock() when the issuer last did not have it
         self._lock = anyio.Lock()
         self.fetches = 0
 
@@ -46,15 +50,21 @@ class KeySet:
         if kid in self._keys:
             return self._keys[kid]
         async with self._lock:  # concurrent tokens with a new kid share one fetch
-            if kid not in self._keys and self._may_fetch():
+            if kid not in self._keys and self._may_fetch(kid):
                 await self._fetch()
+                if kid not in self._keys:
+                    self._missing[kid] = self._clock()
         return self._keys.get(kid)
 
-    def _may_fetch(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at >= MIN_REFRESH_INTERVAL
+    def _may_fetch(self, kid: str | None) -> bool:
+        now = self._clock()
+        self._fetches = [t for t in self._fetches if now - t < 60.0]
+        asked = self._missing.get(kid)
+        recently_missing = asked is not None and now - asked < UNKNOWN_KID_SECONDS
+        return not recently_missing and len(self._fetches) < MAX_FETCHES_PER_MINUTE
 
     async def _fetch(self) -> None:
-        self._fetched_at = self._clock()
+        self._fetches.append(self._clock())
         self.fetches += 1
         try:
             if self._jwks_uri is None:

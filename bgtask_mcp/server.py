@@ -40,7 +40,7 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        service = TaskService(settings, clock=clock, shared=shared, on_cache_event=telemetry.cache_event)
+        service = TaskService(settings, clock=clock, shared=shared, telemetry=telemetry)
         state = AppState(service, telemetry)
         running.append(state)
         try:

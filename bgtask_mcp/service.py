@@ -20,6 +20,7 @@ from bgtask_mcp.dms.errors import ConfigurationError, InvalidArgument
 from bgtask_mcp.dms.wire import WireInstanceList, WireTaskList
 from bgtask_mcp.models import Instance, TaskList, instance_from_wire, task_from_wire
 from bgtask_mcp.redaction import shown
+from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry
 
 T = TypeVar("T")
 
@@ -41,7 +42,7 @@ class TaskService:
         *,
         clock: Clock = SYSTEM_CLOCK,
         shared: SharedStore | None = None,
-        on_cache_event: Callable[[str], None] | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -52,6 +53,7 @@ class TaskService:
                 overrides=dict(settings.endpoint_overrides),
                 ca_file=settings.ca_file,
                 clock=clock,
+                telemetry=telemetry,
             )
             for cloud in settings.clouds
         }
@@ -62,7 +64,7 @@ class TaskService:
             enabled=settings.cache_enabled,
             clock=clock,
             shared=shared,
-            on_event=on_cache_event,
+            on_event=telemetry.cache_event,
         )
         self.memory = CallerMemory()
         self.limiter = CallerLimiter(settings.limits.caller_concurrency)

@@ -2,17 +2,20 @@
 
 Finished tasks never change, so any replica may answer from what another read. Redis is an accelerator,
 never a dependency: every operation has a short timeout, and when Redis is down or slow the server says so
-once in its log and goes on with its local cache, trying Redis again a little later.
+once in its log and goes on with its local cache, trying Redis again a little later. The URL's own
+``socket_timeout`` (redis-py's query option, in seconds) sets how long "slow" is; the default is 0.25 s.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 
 from bgtask_mcp.redaction import get_logger, mask_text
+from bgtask_mcp.settings_env import positive_seconds
 
 log = get_logger("bgtask_mcp.cache")
 
@@ -22,11 +25,17 @@ OPERATION_TIMEOUT = 0.25
 RETRY_AFTER = 10.0  # after a failure, this long without asking Redis
 
 
+def operation_timeout(url: str) -> float:
+    """Seconds one Redis operation may take: the URL's ``socket_timeout``, else the default (ConfigError if bad)."""
+    given = parse_qs(urlsplit(url).query).get("socket_timeout")
+    return OPERATION_TIMEOUT if not given else positive_seconds("BGTASK_CACHE_URL socket_timeout", given[-1], 60.0)
+
+
 class RedisStore:
-    def __init__(self, url: str, *, timeout: float = OPERATION_TIMEOUT, retry_after: float = RETRY_AFTER) -> None:
+    def __init__(self, url: str, *, retry_after: float = RETRY_AFTER) -> None:
         self.url = url
         self._shown = mask_text(url)
-        self._timeout = timeout
+        self._timeout = operation_timeout(url)
         self._retry_after = retry_after
         self._client: Any = None
         self._down_since: float | None = None

@@ -99,6 +99,7 @@ BAD_VALUES = [
     ({"BGTASK_PROJECT_ID": "not-a-project"}, "BGTASK_PROJECT_ID='not-a-project' is not a project id (32 hex"),
     ({"HUAWEICLOUD_SDK_REGION_KAFKA_EU_NL": "ftp://x"}, "HUAWEICLOUD_SDK_REGION_KAFKA_EU_NL='ftp://x' is not an"),
     ({"BGTASK_CACHE_URL": "memcached://x"}, "BGTASK_CACHE_URL must start with redis://"),
+    ({"BGTASK_CACHE_URL": "redis://h:6379/0?socket_timeout=nan"}, "BGTASK_CACHE_URL socket_timeout='nan' must be"),
     ({"SSL_CERT_FILE": "/no/such/file.pem"}, "SSL_CERT_FILE='/no/such/file.pem' is not a readable file"),
     ({"BGTASK_OAUTH_SCOPE": "dms:read"}, "BGTASK_OAUTH_SCOPE is set but BGTASK_OAUTH_ISSUER is not"),
     ({"OS_CLOUD": "prod", "OS_CLIENT_CONFIG_FILE": "/no/clouds.yaml"}, "OS_CLIENT_CONFIG_FILE='/no/clouds.yaml' is"),

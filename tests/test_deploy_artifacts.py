@@ -30,8 +30,11 @@ COMPOSE = ROOT / "compose.yaml"
 
 # A Kubernetes release that kubernetes-validate >= 1.33 ships schemas for.
 K8S_VERSION = "1.33.0"
-MANIFESTS = ("deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "secret.example.yaml")
+MANIFESTS = ("configmap.yaml", "deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "secret.example.yaml",
+             "redis.optional.yaml")  # fmt: skip
 EXAMPLE_SECRET = "secret.example.yaml"
+OPTIONAL = ("secret.example.yaml", "redis.optional.yaml")  # not applied by default
+SETTINGS_NAME = "bgtask-mcp-settings"
 SECRET_NAME = "bgtask-mcp-credentials"
 PLACEHOLDER = "REPLACE_ME"
 UID = 10001
@@ -70,8 +73,8 @@ def manifest(name: str, kind: str) -> dict[str, Any]:
     return docs[0]
 
 
-def pod_spec() -> dict[str, Any]:
-    spec: dict[str, Any] = manifest("deployment.yaml", "Deployment")["spec"]["template"]["spec"]
+def pod_spec(name: str = "deployment.yaml") -> dict[str, Any]:
+    spec: dict[str, Any] = manifest(name, "Deployment")["spec"]["template"]["spec"]
     return spec
 
 
@@ -219,11 +222,11 @@ def test_manifest_is_valid_kubernetes_in_strict_mode(name: str) -> None:
             pytest.fail(f"{name}: {exc.message}")
 
 
-def test_kustomization_lists_every_manifest_but_the_example_secret() -> None:
+def test_kustomization_lists_every_manifest_but_the_optional_ones() -> None:
     (kustomization,) = load_yaml_docs(K8S_DIR / "kustomization.yaml")
     assert kustomization["kind"] == "Kustomization"
     resources = kustomization["resources"]
-    assert sorted(resources) == sorted(m for m in MANIFESTS if m != EXAMPLE_SECRET)
+    assert sorted(resources) == sorted(m for m in MANIFESTS if m not in OPTIONAL)
     on_disk = {p.name for p in K8S_DIR.glob("*.y*ml")} - {"kustomization.yaml"}
     assert on_disk == set(MANIFESTS), "a manifest was added or removed: update MANIFESTS and kustomization.yaml"
 
@@ -258,8 +261,9 @@ def test_deployment_is_highly_available_and_probed() -> None:
         assert {"cpu", "memory"} <= set(resources[bound]), f"resources.{bound} needs cpu and memory"
 
 
-def test_deployment_runs_locked_down() -> None:
-    spec = pod_spec()
+@pytest.mark.parametrize("name", ["deployment.yaml", "redis.optional.yaml"])
+def test_deployment_runs_locked_down(name: str) -> None:
+    spec = pod_spec(name)
     pod_sc = spec.get("securityContext", {})
     for flag in ("hostNetwork", "hostPID", "hostIPC"):
         assert not spec.get(flag), flag
@@ -269,7 +273,7 @@ def test_deployment_runs_locked_down() -> None:
     for container in spec["containers"]:
         sc = container["securityContext"]
         assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True
-        assert sc.get("runAsUser", pod_sc.get("runAsUser")) == UID
+        assert sc.get("runAsUser", pod_sc.get("runAsUser")) == (UID if name == "deployment.yaml" else 999)
         assert sc["readOnlyRootFilesystem"] is True
         assert sc["allowPrivilegeEscalation"] is False
         assert not sc.get("privileged")
@@ -293,10 +297,10 @@ def test_deployment_takes_credentials_only_from_the_secret() -> None:
             ref = item["valueFrom"]["secretKeyRef"]
             assert ref["name"] == SECRET_NAME
             assert ref["key"] == name
-    for name in ("BGTASK_HTTP_TOKEN", *SECRET_ENV):
+    for name in ("BGTASK_HTTP_TOKEN", "BGTASK_CACHE_URL", *SECRET_ENV):
         assert name in env, f"{name} is not passed to the container"
-    token_ref = env["BGTASK_HTTP_TOKEN"]["valueFrom"]["secretKeyRef"]
-    assert not token_ref.get("optional"), "the server cannot bind 0.0.0.0 without BGTASK_HTTP_TOKEN"
+    for name in ("BGTASK_HTTP_TOKEN", "BGTASK_CACHE_URL"):  # OAuth instead of the token; Redis is optional
+        assert env[name]["valueFrom"]["secretKeyRef"].get("optional") is True
 
     allowed_hosts = [h.strip() for h in env["BGTASK_ALLOWED_HOSTS"]["value"].split(",") if h.strip()]
     assert allowed_hosts, "BGTASK_ALLOWED_HOSTS must be set for a network-facing server"
@@ -316,14 +320,12 @@ def test_example_secret_holds_only_placeholders() -> None:
     assert "BGTASK_HTTP_TOKEN" in values
     for key, value in values.items():
         assert value == PLACEHOLDER, f"{EXAMPLE_SECRET}: {key} must be the placeholder {PLACEHOLDER}"
-    # every key the Deployment requires is in the example
+    # every key the Deployment reads from the Secret is in the example, as a value or in its notes
     (container,) = pod_spec()["containers"]
-    required = {
-        item["valueFrom"]["secretKeyRef"]["key"]
-        for item in container["env"]
-        if "valueFrom" in item and not item["valueFrom"]["secretKeyRef"].get("optional")
-    }
-    assert required <= set(values)
+    read = {item["valueFrom"]["secretKeyRef"]["key"] for item in container["env"]
+            if "secretKeyRef" in item.get("valueFrom", {})}  # fmt: skip
+    text = (K8S_DIR / EXAMPLE_SECRET).read_text()
+    assert read and not [key for key in read if key not in text], "a key the Deployment reads is not documented"
 
 
 def test_no_manifest_carries_a_plaintext_secret() -> None:
@@ -376,6 +378,84 @@ def test_service_hpa_and_pdb_target_the_deployment() -> None:
     assert pdb["spec"]["minAvailable"] == 1
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert pdb["spec"]["minAvailable"] < hpa["spec"]["minReplicas"], "a PDB equal to the replicas blocks drains"
+
+
+def settings_from_manifests(**secret: str) -> dict[str, str]:
+    """The environment the server container gets: the ConfigMap as shipped plus the given Secret values."""
+    data = manifest("configmap.yaml", "ConfigMap")["data"]
+    (container,) = pod_spec()["containers"]
+    env: dict[str, str] = {}
+    for item in container["env"]:
+        source = item.get("valueFrom", {})
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        elif "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            assert ref["name"] == SETTINGS_NAME and ref["key"] == item["name"] and ref["key"] in data, item
+            env[item["name"]] = data[ref["key"]]
+        elif source["secretKeyRef"]["key"] in secret:
+            env[item["name"]] = secret[source["secretKeyRef"]["key"]]
+    return env
+
+
+def test_configmap_and_secret_make_a_configuration_the_server_accepts() -> None:
+    from bgtask_mcp.config import ConfigError, load_settings
+    from bgtask_mcp.settings_env import VARIABLES
+
+    data = manifest("configmap.yaml", "ConfigMap")["data"]
+    known = {variable.name for variable in VARIABLES}
+    assert all(name in known or name.startswith("OTEL_") for name in data), "a ConfigMap key the server ignores"
+    assert not [name for name in data if SECRET_NAME_RE.search(name)], "secrets belong in the Secret"
+    (container,) = pod_spec()["containers"]
+    args = container["args"]
+    flags = {"transport": "http", "host": args[args.index("--host") + 1], "port": int(args[args.index("--port") + 1])}
+    keys = {"BGTASK_REGION": "eu-de", "BGTASK_ACCESS_KEY": "FAKEACCESSKEY0000000",
+            "BGTASK_SECRET_KEY": "fake-secret-key-for-a-manifest-test-000"}  # fmt: skip
+    token = {"BGTASK_HTTP_TOKEN": "f" * 64}
+    static = load_settings(settings_from_manifests(**keys, **token), **flags)
+    assert static.http.token is not None and static.http.oauth is None
+
+    oauth_env = {**settings_from_manifests(**keys), "BGTASK_OAUTH_ISSUER": "https://login.example.com/realms/ops",
+                 "BGTASK_PUBLIC_URL": "https://bgtask-mcp.example.com/mcp"}  # fmt: skip
+    oauth = load_settings(oauth_env, **flags)
+    assert oauth.http.oauth is not None and oauth.http.oauth.scope == "dms:read"
+    with pytest.raises(ConfigError, match="BGTASK_HTTP_TOKEN"):
+        load_settings({**oauth_env, **token}, **flags)  # both: refused at start-up
+    with pytest.raises(ConfigError, match=r"refusing to serve on 0\.0\.0\.0"):
+        load_settings(settings_from_manifests(**keys), **flags)  # neither
+
+
+def test_pods_are_scraped_at_the_metrics_path() -> None:
+    template = manifest("deployment.yaml", "Deployment")["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    (container,) = template["spec"]["containers"]
+    assert int(annotations["prometheus.io/port"]) == container["ports"][0]["containerPort"]
+
+
+def test_optional_redis_is_private_to_the_server_pods_and_keeps_nothing() -> None:
+    server_labels = manifest("deployment.yaml", "Deployment")["spec"]["template"]["metadata"]["labels"]
+    redis = manifest("redis.optional.yaml", "Deployment")
+    cache_labels = redis["spec"]["template"]["metadata"]["labels"]
+    assert cache_labels != server_labels, "the server Service must not select the Redis pod"
+    assert manifest("service.yaml", "Service")["spec"]["selector"].items() <= server_labels.items()
+    assert not manifest("service.yaml", "Service")["spec"]["selector"].items() <= cache_labels.items()
+    service = manifest("redis.optional.yaml", "Service")
+    assert service["spec"]["selector"].items() <= cache_labels.items()
+    policy = manifest("redis.optional.yaml", "NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= cache_labels.items()
+    (rule,) = policy["spec"]["ingress"]
+    (peer,) = rule["from"]
+    assert peer["podSelector"]["matchLabels"] == {k: server_labels[k] for k in peer["podSelector"]["matchLabels"]}
+    (container,) = redis["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--save") + 1] == "" and args[args.index("--appendonly") + 1] == "no"
+    password = args[args.index("--requirepass") + 1]
+    assert password == "$(BGTASK_REDIS_PASSWORD)", "the password comes from the Secret, never the manifest"
+    assert container["env"][0]["valueFrom"]["secretKeyRef"]["name"] == SECRET_NAME
+    note = (K8S_DIR / "redis.optional.yaml").read_text()
+    assert "BGTASK_CACHE_URL=redis://:" in note and "@bgtask-mcp-redis:6379/0" in note
 
 
 def test_compose_file_serves_on_loopback_only_and_read_only() -> None:

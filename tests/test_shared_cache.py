@@ -1,0 +1,160 @@
+"""Replicas sharing finished tasks through a real ``redis-server`` (Debian's package) on loopback: two server
+processes read a finished task from DMS once between them; running tasks stay per process; with Redis stopped
+or asleep they keep answering, with one warning in the log and no error to the model."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis
+
+from bgtask_mcp.simulator import data
+
+from .conftest import Simulator, clean_env, emitted, sim_env
+from .external import apt_binary
+from .servers import HttpServer, call_tool, eventually, free_port, start_server
+
+TOKEN = "shared-cache-test-token-5b0e9d2c7a8f4e61"
+WARNING = "does not answer"
+
+
+@dataclass
+class RedisServer:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def url(self, timeout: float) -> str:
+        return f"redis://127.0.0.1:{self.port}/0?socket_timeout={timeout}"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    binary = apt_binary("redis-server", "redis-server")
+    port = free_port()
+    with emitted(f"redis-{port}.log").open("wb") as log:
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--enable-debug-command", "local"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        )  # fmt: skip
+    server = RedisServer(port, process)
+
+    def answers() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"redis-server exited with {process.returncode}")
+        with suppress(redis.RedisError):
+            return bool(server.client().ping())
+        return False
+
+    eventually(answers, "redis-server answers PING")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def replica(simulator: Simulator, name: str, cache_url: str) -> HttpServer:
+    env = clean_env(**sim_env(simulator), BGTASK_HTTP_TOKEN=TOKEN, BGTASK_CACHE_URL=cache_url)
+    return start_server(name, env)
+
+
+def get_task(server: HttpServer, task_id: str) -> dict[str, Any]:
+    return call_tool(server, TOKEN, "get_background_task", {"instance_id": data.SCRATCH.id, "task_id": task_id})
+
+
+def task_reads(simulator: Simulator, task_id: str) -> int:
+    requests = simulator.stats()
+    return sum(count for key, count in requests.items() if key.startswith("GET ") and key.endswith("/tasks/" + task_id))
+
+
+def finished_task(simulator: Simulator) -> str:
+    task = simulator.create_task(instance_id=data.SCRATCH.id, manual=True)
+    simulator.steer(task, status="SUCCESS", progress=100)
+    return task
+
+
+def test_two_replicas_read_a_finished_task_from_dms_once(simulator: Simulator, redis_server: RedisServer) -> None:
+    url = redis_server.url(timeout=5)  # generous: a loaded machine must not turn a slow reply into a miss
+    first, second = replica(simulator, "replica-a.log", url), replica(simulator, "replica-b.log", url)
+    try:
+        task = finished_task(simulator)
+        one, other = get_task(first, task), get_task(second, task)
+        assert not one.get("isError") and not other.get("isError")
+        assert one["structuredContent"] == other["structuredContent"]
+        assert one["structuredContent"]["tasks"][0]["status"] == "SUCCESS"
+        assert task_reads(simulator, task) == 1
+        keys = [key.decode() for key in redis_server.client().keys("bgtask:task:*")]
+        assert [key for key in keys if task in key and "|eu-de|" in key], keys
+        assert WARNING not in first.log() + second.log()
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_running_tasks_stay_with_each_replica(simulator: Simulator, redis_server: RedisServer) -> None:
+    url = redis_server.url(timeout=5)
+    first, second = replica(simulator, "replica-c.log", url), replica(simulator, "replica-d.log", url)
+    try:
+        task = simulator.create_task(instance_id=data.SCRATCH.id, manual=True, status="RUNNING")
+        assert get_task(first, task)["structuredContent"]["tasks"][0]["status"] == "RUNNING"
+        assert get_task(second, task)["structuredContent"]["tasks"][0]["status"] == "RUNNING"
+        assert task_reads(simulator, task) == 2
+        assert not any(task in key.decode() for key in redis_server.client().keys("bgtask:task:*"))
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_with_redis_stopped_the_replica_answers_and_warns_once(simulator: Simulator, redis_server: RedisServer) -> None:
+    server = replica(simulator, "replica-stopped.log", redis_server.url(timeout=5))
+    try:
+        redis_server.stop()
+        for _ in range(3):
+            result = get_task(server, finished_task(simulator))
+            assert not result.get("isError") and result["structuredContent"]["tasks"][0]["status"] == "SUCCESS"
+        assert server.log().count(WARNING) == 1
+        assert "ConnectionError" in server.log()
+    finally:
+        server.stop()
+
+
+def test_with_redis_asleep_the_replica_answers_after_its_timeout(
+    simulator: Simulator, redis_server: RedisServer
+) -> None:
+    server = replica(simulator, "replica-slow.log", redis_server.url(timeout=0.5))
+    try:
+        sleeper = threading.Thread(target=_sleep_redis, args=(redis_server,), daemon=True)
+        sleeper.start()
+        eventually(lambda: not _pings(redis_server), "redis-server stops answering")
+        for _ in range(2):
+            result = get_task(server, finished_task(simulator))
+            assert not result.get("isError") and result["structuredContent"]["tasks"][0]["status"] == "SUCCESS"
+        assert server.log().count(WARNING) == 1
+    finally:
+        server.stop()
+
+
+def _sleep_redis(server: RedisServer) -> None:
+    with suppress(redis.RedisError):
+        redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=60).execute_command("DEBUG", "SLEEP", "30")
+
+
+def _pings(server: RedisServer) -> bool:
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=0.2).ping())
+    except redis.RedisError:
+        return False
