@@ -30,9 +30,7 @@ def server(simulator_process: Simulator) -> Iterator[HttpServer]:
         srv.stop()
 
 
-def test_a_wait_shows_the_percentage_of_100_in_a_generic_progress_bar(
-    server: HttpServer, simulator: Simulator
-) -> None:
+def test_a_wait_shows_the_percentage_of_100_in_a_generic_progress_bar(server: HttpServer, simulator: Simulator) -> None:
     directory = npm_project(Path(__file__).parent / "tsclient", "tsclient")
     task = simulator.create_task(
         instance_id=data.KAFKA.id, name="resizeInstance", manual=True, status="EXECUTING", progress_steps=["a", "b"]
