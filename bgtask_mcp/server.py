@@ -23,6 +23,8 @@ from bgtask_mcp.tools import TOOLS
 from bgtask_mcp.tools.completions import completion_handler
 from bgtask_mcp.tools.resources import GLOSSARY_URI, TASK_URI, glossary_resource, task_resource
 from bgtask_mcp.tools.schema import shape_tools
+from bgtask_mcp.views import tool_meta
+from bgtask_mcp.views.announce import AnnounceViews, apps_extension
 
 WEBSITE = "https://github.com/bgtask-mcp/bgtask-mcp"
 
@@ -58,9 +60,12 @@ def build_server(
         website_url=WEBSITE,
         auth=auth,
         token_verifier=verifier,
+        extensions=[apps_extension()],
+        middleware=[AnnounceViews()],
     )
     for spec in TOOLS:
-        mcp.add_tool(tool_boundary(spec.name, spec.budget)(spec.fn), title=spec.title, annotations=spec.annotations)
+        tool = tool_boundary(spec.name, spec.budget)(spec.fn)
+        mcp.add_tool(tool, title=spec.title, annotations=spec.annotations, meta=tool_meta(spec.view))
     mcp.resource(
         TASK_URI,
         name="background_task",

@@ -611,6 +611,7 @@ def test_build_wheels_script_produces_an_installable_wheel_set(tmp_path: Path) -
     assert "site-packages/bgtask_mcp/prompts" in ran.stdout
     assert "prompts: diagnose_task,recent_activity,watch_task" in ran.stdout
     assert "rendered: ok" in ran.stdout
+    assert "view: ok" in ran.stdout  # the views' HTML, CSS and JS ship in the wheel
 
 
 PROMPT_PROBE = """
@@ -628,6 +629,8 @@ async def main():
         got = await client.get_prompt("watch_task", {"instance": "i-123", "task_id": "t-456"})
         text = got.messages[0].content.text
         print("rendered: " + ("ok" if "i-123" in text and "t-456" in text else "MISSING " + text))
+        view = (await client.read_resource("ui://bgtask-mcp/timeline.html")).contents[0].text
+        print("view: " + ("ok" if "<!DOCTYPE html>" in view and "const VOCABULARY" in view else "MISSING"))
 
 anyio.run(main)
 """

@@ -13,6 +13,7 @@ from mcp.types import ToolAnnotations
 
 from bgtask_mcp.state import AppState
 from bgtask_mcp.tools import get_task, list_instances, list_tasks, wait_task
+from bgtask_mcp.views import TASK_CARD_URI, TIMELINE_URI
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 # waiting is read-only, but its answer depends on when it is asked
@@ -29,6 +30,7 @@ class ToolSpec:
     title: str
     annotations: ToolAnnotations
     budget: Callable[[AppState, dict[str, Any]], float] = call_deadline
+    view: str | None = None  # the ui:// view of its result, for hosts with MCP Apps
 
     @property
     def name(self) -> str:
@@ -37,7 +39,7 @@ class ToolSpec:
 
 TOOLS = (
     ToolSpec(list_instances.list_instances, list_instances.TITLE, READ_ONLY),
-    ToolSpec(get_task.get_background_task, get_task.TITLE, READ_ONLY),
-    ToolSpec(list_tasks.list_background_tasks, list_tasks.TITLE, READ_ONLY),
-    ToolSpec(wait_task.wait_for_background_task, wait_task.TITLE, WAITING, wait_task.wait_budget),
+    ToolSpec(get_task.get_background_task, get_task.TITLE, READ_ONLY, view=TASK_CARD_URI),
+    ToolSpec(list_tasks.list_background_tasks, list_tasks.TITLE, READ_ONLY, view=TIMELINE_URI),
+    ToolSpec(wait_task.wait_for_background_task, wait_task.TITLE, WAITING, wait_task.wait_budget, TASK_CARD_URI),
 )
