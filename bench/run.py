@@ -19,23 +19,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cache, coldstart, latency, memory, output, throughput
+from bench import cache, coldstart, latency, memory, output, throughput, tracing
 from bench.common import ROOT, LoadMeter, Simulator, machine
 from bench.report import Row, console, markdown, plot, write_json
 
-SECTIONS = ("cold", "latency", "throughput", "cache", "memory", "output")
+SECTIONS = ("cold", "latency", "tracing", "throughput", "cache", "memory", "output")
 
 METHOD = [
     "- Servers: `python -m bgtask_mcp serve` (stdio) and `serve --transport http` (stateless streamable HTTP, "
     "SSE answers, uvicorn), with their default log level (INFO, one line per call, to /dev/null here); the "
-    "yardstick is `bench/baseline_server.py`, a bare `MCPServer` with one trivial tool served the same way.",
+    "yardstick is `bench/baseline_server.py`, a bare `MCPServer` served the same way, with one trivial tool "
+    "(`echo`) and, given the simulator's URL, one that does a single signed GET of the task and returns the raw "
+    "text (`fetch`): the least any server that reads DMS on every call can do.",
     "- The DMS backend is the embedded simulator in its own process (`python -m bgtask_mcp simulator`), reached "
     "over loopback with real AK/SK signatures, which it verifies.",
     "- Latency: the SDK's `Client` (2025-11-25 handshake era, and the 2026-07-28 era where shown), one call at "
     "a time; within a round every measurement (ours, the bare tool, the direct GET, the official SDK, over "
     "every transport) is called once in a shuffled order, again and again, so that whatever else the machine "
-    "does weighs on all of them alike. The floor is the bare tool over the same transport plus one direct "
-    "signed `httpx2` GET (`AkSkSigner`) of the same task. Server CPU per call comes from psutil.",
+    "does weighs on all of them alike. The floor is the bare server's `fetch` over the same transport; each "
+    "row's note also gives the sum of the bare `echo` and a direct signed `httpx2` GET (`AkSkSigner`) from the "
+    "bench process, a lower bound no server reaches (it leaves out the GET's cost inside the server process). "
+    "Server CPU per call comes from psutil. Tracing: the same calls to three stdio servers, as shipped, without "
+    "any span code, and with the OpenTelemetry SDK exporting.",
     "- Throughput and memory: a raw asyncio HTTP/1.1 client (`bench/loadgen.py`) with 32 keep-alive "
     "connections sends 2025-11-25 `tools/call` requests and checks every answer; the load generator, the "
     "server(s) and the simulator share the machine's cores.",
@@ -148,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 latency.run(sim, plan.latency_rounds, plan.latency_calls, plan.eras, rtt_rounds=plan.rtt_rounds)
             ),
         )
+        step("tracing", lambda: asyncio.run(tracing.run(sim, plan.latency_rounds, plan.latency_calls)))
         step("throughput", lambda: asyncio.run(throughput.run(sim, plan.tp_rounds, plan.tp_seconds, plan.workers)))
         step("cache", lambda: asyncio.run(cache.run(sim, plan.cache_rounds, plan.cache_calls)))
         step("memory", lambda: asyncio.run(memory.run(sim, plan.mem_calls, plan.mem_chunks)))
@@ -161,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         + ". Ratios are measured interleaved to withstand this; absolute figures suffer more."
     )
 
-    titles = [coldstart.SECTION, latency.SECTION, latency.RTT_SECTION, latency.SDK_SECTION, throughput.SECTION]
+    titles = [coldstart.SECTION, latency.SECTION, latency.RTT_SECTION, latency.SDK_SECTION, tracing.SECTION]
+    titles += [throughput.SECTION]
     titles += [cache.SECTION]
     titles += [memory.SECTION, output.SECTION]
     rows.sort(key=lambda r: titles.index(r.section) if r.section in titles else len(titles))  # stable

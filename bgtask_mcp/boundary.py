@@ -120,7 +120,10 @@ def _loggable(value: object, limit: int = 64) -> str:
     """Visible ASCII only: a model chooses these values and must not forge log lines."""
     if not isinstance(value, str) or not value:
         return ""
-    return "".join(c if "!" <= c <= "~" else "?" for c in value[:limit])
+    value = value[:limit]
+    if value.isascii() and value.isprintable() and " " not in value:
+        return value  # the usual case: an id
+    return "".join(c if "!" <= c <= "~" else "?" for c in value)
 
 
 def as_tool_result(result: R) -> R:

@@ -61,7 +61,9 @@ def keep_streams_open_on_shutdown() -> None:
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, or one line on stderr and exit status 2 when the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so, and without it a JSON answer
+    # (headers, then body) waits for the client's delayed ACK: 40 ms on every 2026-07-28 call
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
@@ -108,16 +110,13 @@ def serve_http(settings: Settings, env: Mapping[str, str]) -> int:
             keep_streams_open_on_shutdown()
             uvicorn.Server(uvicorn.Config(build_http_app(settings), **common)).run(sockets=[sock])
         else:
-            sock.close()  # the workers' supervisor binds it again; our bind proved the port free
+            from uvicorn.supervisors import Multiprocess
+
             os.environ.update(env)  # workers are separate processes: they rebuild the same settings
-            uvicorn.run(
-                "bgtask_mcp.cli:http_app_from_env",
-                factory=True,
-                workers=http.workers,
-                host=http.host,
-                port=http.port,
-                **common,
-            )
+            config = uvicorn.Config(
+                "bgtask_mcp.cli:http_app_from_env", factory=True, workers=http.workers, **common
+            )  # fmt: skip
+            Multiprocess(config, sockets=[sock]).run()  # what uvicorn.run does, with our socket
     except _Stopped:
         pass
     finally:

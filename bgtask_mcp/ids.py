@@ -6,6 +6,7 @@ here, once, and everything downstream (cache keys, paths, completions) sees the 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -66,11 +67,16 @@ TASK = IdFormat(
 
 def normalise(kind: IdFormat, value: object) -> str:
     """The id in its one spelling (lowercase), or ``InvalidArgument`` saying what DMS accepts."""
-    text = value if isinstance(value, str) else ""
+    spelled = _spelling(kind, value) if isinstance(value, str) else None
+    if spelled is None:
+        raise kind.refusal(value)
+    return spelled
+
+
+@functools.lru_cache(maxsize=4096)  # one call checks the same ids several times on its way down
+def _spelling(kind: IdFormat, text: str) -> str | None:
     lowered = text.lower()  # hex: case does not matter; whitespace does, and is refused
-    if kind.matches(lowered):
-        return lowered
-    raise kind.refusal(value)
+    return lowered if kind.matches(lowered) else None
 
 
 def project_id(value: object) -> str:

@@ -17,19 +17,11 @@ from bgtask_mcp.dms.wire import WireInstance, WireTask
 from bgtask_mcp.params import decode_params
 from bgtask_mcp.redaction import mask_text, mask_value
 
-# Any JSON array, spelled out: a bare list[Any] has the schema {"items": {}}, which accepts anything without
-# saying so (MCP Inspector --strict warns about it).
-JsonArray = Annotated[
-    list[Any],
-    WithJsonSchema(
-        {
-            "type": "array",
-            "items": {"anyOf": [{"type": t} for t in ("object", "array", "string", "number", "boolean", "null")]},
-        }
-    ),
-]
+# Any JSON value, said in one keyword: cheap for a client that validates structuredContent, and explicit
+# (a bare {} accepts anything without saying so, which MCP Inspector --strict warns about).
 ParamsValue = Annotated[
-    dict[str, Any] | JsonArray | str | int | float | bool | None,
+    dict[str, Any] | list[Any] | str | int | float | bool | None,
+    WithJsonSchema({"type": ["object", "array", "string", "number", "boolean", "null"]}),
     Field(
         description=(
             "Task parameters, decoded from the JSON string the API returns: an object for most tasks. Text that "

@@ -100,8 +100,11 @@ def _secret_words(key: str) -> bool:
 
 def is_name_key(key: object) -> bool:
     """True for keys that name their object's other fields (``name``, ``config_name``, ``key``...)."""
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _names_fields(key)
+
+
+@functools.lru_cache(maxsize=8192)
+def _names_fields(key: str) -> bool:
     words = key_words(key)
     return bool(words) and words[-1] in NAME_WORDS
 
@@ -206,6 +209,7 @@ _BARE_USERINFO = re.compile(r"(?<![\w/@.:*-])[\w.%+-]{1,64}:[^\s/@'\"<>*]{1,256}
 _AUTH_SCHEME = re.compile(
     r"(?i)\b(Bearer|Basic|Digest|Negotiate|NTLM)(\s+)(?!<)(?!(?-i:[A-Z]?[a-z]+)(?:[\s,;)'\"]|$))[A-Za-z0-9._~+/=-]{8,}"
 )  # a credential-shaped word, not a plain one ("Basic Information page")
+_SCHEME_WORDS = re.compile(r"(?i)bearer|basic|digest|negotiate|ntlm")
 _SIGNATURE_HEADER = re.compile(r"\b((?:SDK|AWS4)-HMAC-SHA256)\s+Access=[^\r\n'\"]*")
 # ('x-auth-token', 'VALUE') / (b'x-subject-token', b'VALUE'): header tuples in reprs of HTTP traces
 _HEADER_TUPLE = re.compile(r"""([(\[]\s*b?(['"])([\w.-]{1,80})\2\s*,\s*b?(['"]))(.*?)(\4)""")
@@ -221,20 +225,31 @@ _LINE_REST = re.compile(r"[^\r\n,;'\")\]}]*")
 _PLACEHOLDER = re.compile(r"(?:\w+\s+)?(?:<[\w .:-]+>|\$\{[\w.:-]+\}|\.\.\.|\*+)")
 
 
-def _hints() -> re.Pattern[str]:
-    """A cheap pre-check, made from the vocabulary: a text with none of these holds no secret we could find."""
-    words = SECRET_WORDS | WEAK_WORDS | {w for pair in SECRET_PAIRS for w in pair if w not in ("id", "str")}
-    long_words = sorted(w for w in words if len(w) >= 4)
-    short = sorted(w for w in words if len(w) < 4)
-    short_upper = "|".join(short + [w.upper() for w in short])
-    short_camel = "|".join(w.capitalize() for w in short)
-    return re.compile(
-        rf"[=:@]|-----BEGIN|eyJ|(?i:bearer|basic|digest|negotiate|ntlm|{'|'.join(long_words)})"
-        rf"|(?<![A-Za-z])(?:{short_upper})(?![a-z])|(?<=[a-z0-9])(?:{short_camel})(?![a-z])"
-    )
+_HINT_MARKS: Final = ("=", ":", "@", "-----BEGIN", "eyJ")  # pairs, userinfo, PEM blocks, JWTs
+_HINT_WORDS = SECRET_WORDS | WEAK_WORDS | {w for pair in SECRET_PAIRS for w in pair if w not in ("id", "str")}
+_HINT_LONG: Final = tuple(sorted({w for w in _HINT_WORDS if len(w) >= 4} | {"bearer", "basic", "digest", "negotiate",
+                                                                              "ntlm"}))  # fmt: skip
+_HINT_SHORT: Final = tuple(sorted(w for w in _HINT_WORDS if len(w) < 4))
+_HINT_FOLDED = re.compile("|".join(_HINT_LONG))  # searched in the casefolded text
+_HINT_FOLDED_SHORT = re.compile("|".join(_HINT_SHORT))
+# a short word counts as a word of its own (PWD, pwd_x) or as a camelCase part (dbPwd), not inside another word
+_HINT_SHORT_WORD = re.compile(
+    rf"(?<![A-Za-z])(?:{'|'.join(_HINT_SHORT + tuple(w.upper() for w in _HINT_SHORT))})(?![a-z])"
+    rf"|(?<=[a-z0-9])(?:{'|'.join(w.capitalize() for w in _HINT_SHORT)})(?![a-z])"
+)
 
 
-_HINTS = _hints()
+def _has_hints(text: str) -> bool:
+    """A cheap pre-check, made from the vocabulary: a text with none of these holds no secret we could find.
+    Substring tests first (casefold: wider than any regex IGNORECASE), the boundary regex only when needed."""
+    if any(map(text.__contains__, _HINT_MARKS)):
+        return True
+    folded = text.casefold()
+    if _HINT_FOLDED.search(folded):
+        return True
+    return _HINT_FOLDED_SHORT.search(folded) is not None and _HINT_SHORT_WORD.search(text) is not None
+
+
 MAX_TEXT_DEPTH: Final = 8  # text encoded inside text inside text...: deeper than this is masked whole
 
 
@@ -243,17 +258,24 @@ def mask_text(text: str, depth: int = 0) -> str:
     if not text:
         return text
     text = _mask_registered(text)
-    if not _HINTS.search(text):
+    if not _has_hints(text):
         return text
     if depth > MAX_TEXT_DEPTH:
         return MASK
-    text = _PEM.sub(lambda m: f"-----BEGIN {m.group(1)}-----{MASK}", text)
-    text = _JWT.sub(MASK, text)
-    text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
-    text = _BARE_USERINFO.sub(f"{MASK}@", text)
-    text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-    text = _SIGNATURE_HEADER.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    text = _HEADER_TUPLE.sub(_mask_header_tuple, text)
+    # each pattern runs only where the literal it cannot match without is present (the same result, faster)
+    if "-----BEGIN" in text:
+        text = _PEM.sub(lambda m: f"-----BEGIN {m.group(1)}-----{MASK}", text)
+    if "eyJ" in text:
+        text = _JWT.sub(MASK, text)
+    if "@" in text:
+        text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
+        text = _BARE_USERINFO.sub(f"{MASK}@", text)
+    if _SCHEME_WORDS.search(text):
+        text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    if "-HMAC-SHA256" in text:
+        text = _SIGNATURE_HEADER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    if "(" in text or "[" in text:
+        text = _HEADER_TUPLE.sub(_mask_header_tuple, text)
     if ("{" in text or "[" in text) and ('"' in text or "'" in text):
         text = _mask_tokens(text, depth)
     return _mask_pairs(text)
@@ -426,6 +448,8 @@ class RedactingFilter(logging.Filter):
     """Masks secrets in a record's final message (arguments included), its traceback and stack."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "bgtask_masked", False):
+            return True  # masked by the filter on its logger already; handlers need not do it again
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: leave it to the handler to report
@@ -433,6 +457,7 @@ class RedactingFilter(logging.Filter):
         cleaned = mask_text(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        record.bgtask_masked = True
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None

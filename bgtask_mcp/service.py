@@ -95,7 +95,9 @@ class TaskService:
         budget = context.current()
         if budget is not None:
             budget.region = name or "default"
-        project_id = await self._limited(lambda: client.project(name, project))
+        project_id = client.known_project(name, project)
+        if project_id is None:  # an IAM lookup: a request, so it counts against the caller's share
+            project_id = await self._limited(lambda: client.project(name, project))
         return Target(client.cloud.name, client, name, project_id)
 
     async def _limited(self, call: Callable[[], Awaitable[T]]) -> T:

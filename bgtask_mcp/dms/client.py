@@ -116,6 +116,10 @@ class DMSClient:
         """The region a call is for (``value`` in any case, or the cloud's default); unknown ones are refused."""
         return self.endpoints.region(value)
 
+    def known_project(self, region: str, given: str | None = None) -> str | None:
+        """The project id for a region when no request is needed to know it (given, configured, looked up)."""
+        return ids.project_id(given) if given else self._projects.get(region)
+
     async def project(self, region: str, given: str | None = None) -> str:
         """The project id for a region: the one given, the configured one, or IAM's (looked up once)."""
         if given:

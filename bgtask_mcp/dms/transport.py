@@ -166,8 +166,10 @@ async def read_capped(response: httpx2.Response, cap: int, hint: str) -> bytes:
     """The whole body, or ``ResponseTooLarge`` as soon as it passes ``cap`` (announced or streamed)."""
     request_id = response.headers.get("X-Request-Id")
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise ResponseTooLarge(cap=cap, request_id=request_id, announced=int(declared), hint=hint)
+    if declared.isdigit():
+        if int(declared) > cap:
+            raise ResponseTooLarge(cap=cap, request_id=request_id, announced=int(declared), hint=hint)
+        return await response.aread()  # framed by its length: the connection cannot send more
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():

@@ -4,7 +4,8 @@
   conversion replaces such a property by its non-null branch and would drop a description beside it.
 - ``cloud`` exists only when several clouds are configured, as an enum of their names.
 - ``region`` names the server's default region.
-- Output schemas are inlined (no ``$ref``), so a client validating ``structuredContent`` resolves nothing.
+- Output schemas are inlined (no ``$ref``) and carry no generated ``title``s, so a client validating
+  ``structuredContent`` resolves nothing and walks only keywords that say something.
 """
 
 from __future__ import annotations
@@ -48,17 +49,20 @@ def _description_into_branch(prop: dict[str, Any]) -> None:
     prop["anyOf"] = [b if b == NULL else {**b, "description": prop["description"]} for b in branches]
 
 
-def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with every ``#/$defs/...`` reference replaced by its definition (the models are not recursive)."""
+def shape_output(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with every ``#/$defs/...`` reference replaced by its definition (the models are not recursive)
+    and without pydantic's generated titles ("Task Count"): descriptions say more, and cost no validation."""
     definitions = schema.get("$defs", {})
 
-    def resolve(node: Any) -> Any:
+    def resolve(node: Any, in_properties: bool = False) -> Any:
         if isinstance(node, dict):
+            if in_properties:  # keys here are property names, "title" among them possibly
+                return {k: resolve(v) for k, v in node.items()}
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 target = resolve(definitions[ref.removeprefix("#/$defs/")])
-                return {**target, **{k: resolve(v) for k, v in node.items() if k != "$ref"}}
-            return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+                return {**target, **{k: resolve(v) for k, v in node.items() if k not in ("$ref", "title")}}
+            return {k: resolve(v, k == "properties") for k, v in node.items() if k not in ("$defs", "title")}
         if isinstance(node, list):
             return [resolve(item) for item in node]
         return node
@@ -72,5 +76,5 @@ def shape_tools(mcp: MCPServer[Any], settings: Settings) -> None:
         tool.parameters = shape_input(tool.parameters, settings)
         output = tool.fn_metadata.output_schema
         if output is not None:
-            tool.fn_metadata.output_schema = inline_refs(output)
+            tool.fn_metadata.output_schema = shape_output(output)
             tool.__dict__.pop("output_schema", None)  # a cached_property of the SDK's Tool
