@@ -445,3 +445,27 @@ async def test_sigterm_lets_in_flight_calls_finish(simulator: Simulator) -> None
     assert log.count("tool=wait_for_background_task instance=") >= 2 and log.count("outcome=ok") >= 2
     assert log.count("tool=wait_for_background_task caller=static-token status=200 finished=yes") == 2
     assert "HTTP server stopped" in log
+
+
+async def test_accepted_connections_send_small_answers_at_once() -> None:
+    """The listening socket says it is TCP, so asyncio turns Nagle off on every connection it accepts: a JSON
+    answer written as headers, then body, does not wait for the client's delayed ACK (40 ms on Linux)."""
+    import asyncio
+    import socket
+
+    from bgtask_mcp.http_serve import bind
+
+    listening = bind("127.0.0.1", 0)
+    nodelay: list[int] = []
+
+    def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nodelay.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    listening.listen()
+    server = await asyncio.start_server(accepted, sock=listening)
+    async with server:
+        _, writer = await asyncio.open_connection(*listening.getsockname())
+        await until(lambda: nodelay, "the connection was accepted")
+        writer.close()
+    assert nodelay == [1]
