@@ -112,6 +112,33 @@ def markdown(rows: list[Row], meta: dict[str, Any], details: list[str]) -> str:
     return "\n".join(out)
 
 
+README_START = "<!-- bench:targets -->"
+README_END = "<!-- /bench:targets -->"
+
+
+def readme_block(rows: list[Row], meta: dict[str, Any]) -> str:
+    """What the README shows of a full run: the machine, the product, and the table against the targets."""
+    m = meta["machine"]
+    return "\n".join([
+        README_START,
+        f"Measured by `python3 tasks.py bench` on {meta['date']} ({meta['seconds']:.0f} s): {m['cpu']}, "
+        f"{m['cores']} cores, {m['os']}; Python {m['python']}; {meta['product']}. Rounds: {meta['rounds']}.",
+        "",
+        *_table(summary_rows(rows), with_section=True),
+        README_END,
+    ])  # fmt: skip
+
+
+def update_readme(path: Path, rows: list[Row], meta: dict[str, Any]) -> bool:
+    """Replace the README's block between the markers with this run's; False when the markers are missing."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    path.write_text(text[:start] + readme_block(rows, meta) + text[end + len(README_END) :], encoding="utf-8")
+    return True
+
+
 def console(rows: list[Row], meta: dict[str, Any]) -> str:
     m = meta["machine"]
     width = max(len(r.what) for r in rows) if rows else 10

@@ -21,7 +21,7 @@ from typing import Any
 
 from bench import cache, coldstart, latency, memory, output, throughput, tracing
 from bench.common import ROOT, LoadMeter, Simulator, machine
-from bench.report import Row, console, markdown, plot, write_json
+from bench.report import Row, console, markdown, plot, update_readme, write_json
 
 SECTIONS = ("cold", "latency", "tracing", "throughput", "cache", "memory", "output")
 
@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         plot(out / "results.png", rows, meta)
     except ImportError as exc:
         print(f"[bench] no plot: {exc}", file=sys.stderr)
+    if not plan.quick and args.out is None and set(only) == set(SECTIONS):  # a full run: the README shows it
+        updated = update_readme(ROOT / "README.md", rows, meta)
+        print(f"[bench] README.md {'updated' if updated else 'has no bench markers: not updated'}", file=sys.stderr)
     print(console(rows, meta))
     for line in details[len(METHOD) :]:
         print(line)

@@ -3,10 +3,11 @@ operation and status, retries, cache hits and misses, waits in flight. One regis
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 from bgtask_mcp.telemetry import Telemetry
 
+disable_created_metrics()  # no *_created series: Prometheus derives resets itself, and they double the output
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
 

@@ -55,8 +55,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BGTASK_CALL_DEADLINE", "seconds one tool call may take, retries included (default 30)", "limits"),
     Variable("BGTASK_CALLER_CONCURRENCY", "DMS requests one caller may have in flight (default 8)", "limits"),
     Variable("BGTASK_CACHE", "off disables the task cache (default on)", "limits"),
-    Variable("BGTASK_CACHE_URL", "redis://host:port/db: finished tasks shared by all replicas (extra 'redis')",
-             "limits"),
+    Variable("BGTASK_CACHE_URL", "redis://host:port/db: finished tasks shared by all replicas (extra 'redis'); "
+             "?socket_timeout=S says how long is too slow (default 0.25)", "limits"),
     Variable("BGTASK_LOG_LEVEL", "DEBUG, INFO (default), WARNING, ERROR; logs go to stderr", "limits",
              "--log-level"),
     Variable("SSL_CERT_FILE", "extra CA bundle; HTTPS_PROXY and NO_PROXY are honoured", "limits"),

@@ -45,7 +45,7 @@ def _parse(text: str, value: str, now: datetime) -> datetime:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValueError(f"cannot read the time {shown(value, 40)}: {HELP}") from None
+        raise ValueError(f"cannot read the time {shown(value, 40)}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     try:
