@@ -7,7 +7,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 
 from bgtask_mcp.telemetry import Telemetry
 
-disable_created_metrics()  # no *_created series: Prometheus derives resets itself, and they double the output
+# no *_created series: Prometheus derives counter resets itself, and they double the output
+disable_created_metrics()  # type: ignore[no-untyped-call]
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
 
