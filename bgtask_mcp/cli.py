@@ -25,6 +25,9 @@ EXIT_CONFIG = 2
 
 def setup_logging(level: str) -> None:
     """Logs go to stderr only: over stdio, stdout carries protocol frames and nothing else."""
+    # the format names neither thread, process nor source line: do not look them up for every record
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None  # type: ignore[assignment]  # skips findCaller's stack walk (logging's own advice)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())

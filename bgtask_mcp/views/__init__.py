@@ -18,6 +18,14 @@ from bgtask_mcp.redaction import MASK
 TIMELINE_URI = "ui://bgtask-mcp/timeline.html"
 TASK_CARD_URI = "ui://bgtask-mcp/task-card.html"
 VIEW_FILES = {TIMELINE_URI: "timeline.html", TASK_CARD_URI: "task_card.html"}
+# The view's own policy, whatever the host adds: inline script and style only, nothing fetched from anywhere
+CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'none'; " \
+      "base-uri 'none'; form-action 'none'"  # fmt: skip
+HEAD = (
+    '<meta charset="utf-8">\n'
+    f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+)
 VIEW_TITLES = {
     TIMELINE_URI: ("Instance timeline", "What ran on an instance: one bar per task, coloured by status."),
     TASK_CARD_URI: ("Task card", "One task: status, who, when, how long, its params, progress while it runs."),
@@ -53,6 +61,7 @@ def render(uri: str) -> str:
     page = _asset(VIEW_FILES[uri])
     data = json.dumps(view_vocabulary(), ensure_ascii=False).replace("</", "<\\/")  # never ends the script
     parts = {
+        "<!--bgtask:head-->": HEAD,
         "/*bgtask:style*/": _asset("view.css"),
         "/*bgtask:bridge*/": _asset("bridge.js"),
         "/*bgtask:vocabulary*/": f"const VOCABULARY = {data};",
