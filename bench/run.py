@@ -53,7 +53,7 @@ METHOD = [
 @dataclass
 class Plan:
     quick: bool
-    cold_rounds: int = 7
+    cold_rounds: int = 11  # spawns vary most with what else the machine does: more rounds, a steadier median
     latency_rounds: int = 7
     latency_calls: int = 100
     eras: list[str] = field(default_factory=lambda: ["legacy", "auto"])
