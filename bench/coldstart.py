@@ -101,7 +101,8 @@ def imports_beyond_mcp(top: int = 6) -> tuple[float, list[tuple[str, float]]]:
     return sum(extra.values()) / 1e6, [(name, us / 1e6) for name, us in ranked]
 
 
-def run(sim_url: str, rounds: int, *, profile_imports: bool = True) -> tuple[list[Row], dict[str, object], list[str]]:
+def spawns(sim_url: str, rounds: int) -> tuple[ColdStart, ColdStart, list[float], list[float], list[float]]:
+    """Ours and bare spawned in turn (the order alternating): times, CPU, RSS, and the per-round ratios."""
     ours_cmd, bare_cmd = OURS_STDIO, BARE_STDIO
     ours_e, bare_e = ours_env(sim_url, cache=True), clean_env()
     ours, bare = ColdStart(), ColdStart()
@@ -118,7 +119,11 @@ def run(sim_url: str, rounds: int, *, profile_imports: bool = True) -> tuple[lis
         ratios.append(ours.seconds[-1] / bare.seconds[-1])
         cpu_ratios.append(ours.cpu[-1] / bare.cpu[-1])
         rss_ratios.append(ours.rss[-1] / bare.rss[-1])
+    return ours, bare, ratios, cpu_ratios, rss_ratios
 
+
+def imports(rounds: int) -> tuple[list[float], list[float], list[float]]:
+    """``import mcp.server`` and ``import bgtask_mcp.server`` in fresh interpreters, paired and alternating."""
     import_mcp, import_ours, import_diff = [], [], []
     import_seconds("bgtask_mcp.server")
     for i in range(rounds):
@@ -127,74 +132,34 @@ def run(sim_url: str, rounds: int, *, profile_imports: bool = True) -> tuple[lis
         import_mcp.append(times["mcp.server"])
         import_ours.append(times["bgtask_mcp.server"])
         import_diff.append(times["bgtask_mcp.server"] - times["mcp.server"])
-    extra_self, top = imports_beyond_mcp() if profile_imports else (float("nan"), [])
+    return import_mcp, import_ours, import_diff
 
-    rows = [
-        Row(
-            SECTION,
-            "stdio spawn to initialized",
-            median(ours.seconds) * 1000,
-            "ms",
-            "bare MCPServer",
-            median(bare.seconds) * 1000,
-            median(ratios),
-            "<= 1.1",
-            *spread(ratios),
-            note="raw initialize over pipes, `python -m bgtask_mcp serve` vs `python -m bench.baseline_server`",
-        ),
-        Row(
-            SECTION,
-            "server CPU until initialized, stdio",
-            median(ours.cpu) * 1000,
-            "ms",
-            "bare MCPServer",
-            median(bare.cpu) * 1000,
-            median(cpu_ratios),
-            "",
-            *spread(cpu_ratios),
-            note="user+system time of the server process: hardly moved by other load on the machine",
-        ),
-        Row(
-            SECTION,
-            "import bgtask_mcp.server",
-            median(import_ours) * 1000,
-            "ms",
-            "import mcp.server",
-            median(import_mcp) * 1000,
-            median([o / m for o, m in zip(import_ours, import_mcp, strict=True)]),
-            note=f"beyond mcp: {median(import_diff) * 1000:+.0f} ms wall (median of paired runs)"
-            + (f", {extra_self * 1000:.0f} ms in -X importtime self time" if top else ""),
-        ),
-        Row(
-            "Memory (RSS)",
-            "idle after initialize, stdio",
-            median(ours.rss),
-            "MB",
-            "bare MCPServer",
-            median(bare.rss),
-            median(rss_ratios),
-            "<= 1.15",
-            *spread(rss_ratios),
-        ),
-    ]
-    raw = {
-        "spawn_ours_s": ours.seconds,
-        "spawn_bare_s": bare.seconds,
-        "cpu_ours_s": ours.cpu,
-        "cpu_bare_s": bare.cpu,
-        "rss_ours_mb": ours.rss,
-        "rss_bare_mb": bare.rss,
-        "import_mcp_s": import_mcp,
-        "import_ours_s": import_ours,
-        "imports_beyond_mcp": top,
-    }
-    listed = ", ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in top)
-    details = (
-        [
-            f"- Import beyond `mcp.server` (-X importtime self time of the modules only bgtask_mcp loads, by package): "
-            f"{listed}.",
-        ]
-        if top
-        else []
+
+def run(sim_url: str, rounds: int, *, profile_imports: bool = True) -> tuple[list[Row], dict[str, object], list[str]]:
+    ours, bare, ratios, cpu_ratios, rss_ratios = spawns(sim_url, rounds)
+    import_mcp, import_ours, import_diff = imports(rounds)
+    extra_self, top = imports_beyond_mcp() if profile_imports else (float("nan"), [])
+    beyond = f"beyond mcp: {median(import_diff) * 1000:+.0f} ms wall (median of paired runs)" + (
+        f", {extra_self * 1000:.0f} ms in -X importtime self time" if top else ""
     )
+    ms = 1000
+    rows = [
+        Row(SECTION, "stdio spawn to initialized", median(ours.seconds) * ms, "ms", "bare MCPServer",
+            median(bare.seconds) * ms, median(ratios), "<= 1.1", *spread(ratios),
+            note="raw initialize over pipes, `python -m bgtask_mcp serve` vs `python -m bench.baseline_server`"),
+        Row(SECTION, "server CPU until initialized, stdio", median(ours.cpu) * ms, "ms", "bare MCPServer",
+            median(bare.cpu) * ms, median(cpu_ratios), "", *spread(cpu_ratios),
+            note="user+system time of the server process: hardly moved by other load on the machine"),
+        Row(SECTION, "import bgtask_mcp.server", median(import_ours) * ms, "ms", "import mcp.server",
+            median(import_mcp) * ms, median([o / m for o, m in zip(import_ours, import_mcp, strict=True)]),
+            note=beyond),
+        Row("Memory (RSS)", "idle after initialize, stdio", median(ours.rss), "MB", "bare MCPServer",
+            median(bare.rss), median(rss_ratios), "<= 1.15", *spread(rss_ratios)),
+    ]  # fmt: skip
+    raw = {"spawn_ours_s": ours.seconds, "spawn_bare_s": bare.seconds, "cpu_ours_s": ours.cpu,
+           "cpu_bare_s": bare.cpu, "rss_ours_mb": ours.rss, "rss_bare_mb": bare.rss, "import_mcp_s": import_mcp,
+           "import_ours_s": import_ours, "imports_beyond_mcp": top}  # fmt: skip
+    listed = ", ".join(f"{name} {sec * 1000:.0f} ms" for name, sec in top)
+    by_package = "-X importtime self time of the modules only bgtask_mcp loads, by package"
+    details = [f"- Import beyond `mcp.server` ({by_package}): {listed}."] if top else []
     return rows, raw, details

@@ -117,6 +117,61 @@ def sdk_call(sim_url: str) -> tuple[Call | None, str]:
     return call, ""
 
 
+Enter = Callable[[Client, str], Awaitable[Client]]
+
+
+def call_of(kind: str, client: Client) -> Call:
+    return ours_call(client) if kind == "ours" else bare_call(client, TOOLS_OF[kind])
+
+
+def stdio_params(sim: Simulator) -> dict[str, StdioServerParameters]:
+    """Ours, the bare server, and the bare server with its fetch tool, each over stdio."""
+
+    def params(argv: list[str], env: dict[str, str]) -> StdioServerParameters:
+        return StdioServerParameters(command=argv[0], args=argv[1:], env=env, cwd=str(ROOT))
+
+    return {"ours": params(OURS_STDIO, ours_env(sim.url)), "bare": params(BARE_STDIO, clean_env()),
+            "fetch": params(BARE_STDIO, clean_env(BENCH_UPSTREAM=sim.url))}  # fmt: skip
+
+
+async def local_clients(sim: Simulator, era: str, enter: Enter, devnull: Any) -> dict[str, Call]:
+    """In process and over stdio: ours, the bare tool, and the floor, for one protocol era."""
+    from bgtask_mcp.config import load_settings
+    from bgtask_mcp.server import build_server
+
+    name = ERA_NAMES[era]
+    settings = load_settings(ours_env(sim.url, cache=False))
+    calls = {
+        f"ours|in process|{name}": ours_call(await enter(Client(build_server(settings), mode=era), "")),
+        f"bare|in process|{name}": bare_call(await enter(Client(baseline_server.build_server(), mode=era), "")),
+    }
+    fetching = await enter(Client(in_process_baseline(sim.url), mode=era), "")
+    calls[f"fetch|in process|{name}"] = bare_call(fetching, baseline_server.FETCH)
+    for kind, params in stdio_params(sim).items():
+        key = f"{kind}|stdio|{name}"
+        client = await enter(Client(stdio_client(params, errlog=devnull), mode=era), key)
+        calls[key] = call_of(kind, client)
+    return calls
+
+
+async def direct_and_sdk(sim: Simulator, stack: contextlib.AsyncExitStack, notes: list[str]) -> dict[str, Call]:
+    direct = await stack.enter_async_context(direct_client())
+    url = sim.url + sim.task_path(data.KAFKA.id, data.EXAMPLE_TASK_ID)
+
+    async def direct_get() -> None:
+        response = await direct.get(url)
+        if response.status_code != 200 or not response.json()["tasks"]:
+            raise RuntimeError(f"direct GET failed: {response.status_code} {response.text[:200]}")
+
+    calls: dict[str, Call] = {"direct GET": direct_get}
+    sdk, why = sdk_call(sim.url)
+    if sdk is not None:
+        calls["official SDK"] = sdk
+    else:
+        notes.append(why)
+    return calls
+
+
 @contextlib.asynccontextmanager
 async def connected(
     sim: Simulator, eras: list[str]
@@ -125,23 +180,18 @@ async def connected(
     pid of the server process behind each (stdio and HTTP)."""
     import psutil
 
-    from bgtask_mcp.config import load_settings
-    from bgtask_mcp.server import build_server
-
     product_logging_to_devnull()
     calls: dict[str, Call] = {}
     pids: dict[str, int] = {}
     notes: list[str] = []
-    devnull = open(os.devnull, "w")  # noqa: ASYNC230, SIM115 - /dev/null never blocks; closed below
     servers: list[HttpServer] = [ours_http(sim.url, cache=False), bare_http(), bare_http(upstream=sim.url)]
     async with contextlib.AsyncExitStack() as stack:
-        stack.callback(devnull.close)
+        devnull = stack.enter_context(open(os.devnull, "w"))  # noqa: ASYNC230, SIM115 - /dev/null never blocks
         for server in servers:
             server.spawn()
             stack.callback(server.stop)
-        settings = load_settings(ours_env(sim.url, cache=False))
 
-        async def enter(client: Client, name: str = "") -> Client:
+        async def enter(client: Client, name: str) -> Client:
             before = {c.pid for c in psutil.Process().children()}
             entered = await stack.enter_async_context(client)
             spawned = [c.pid for c in psutil.Process().children() if c.pid not in before]
@@ -150,48 +200,18 @@ async def connected(
             return entered
 
         for era in eras:
-            name = ERA_NAMES[era]
-            ours_params = StdioServerParameters(
-                command=OURS_STDIO[0], args=OURS_STDIO[1:], env=ours_env(sim.url), cwd=str(ROOT)
-            )
-            bare_params = StdioServerParameters(
-                command=BARE_STDIO[0], args=BARE_STDIO[1:], env=clean_env(), cwd=str(ROOT)
-            )
-            fetch_params = StdioServerParameters(
-                command=BARE_STDIO[0], args=BARE_STDIO[1:], env=clean_env(BENCH_UPSTREAM=sim.url), cwd=str(ROOT)
-            )
-            calls[f"ours|in process|{name}"] = ours_call(await enter(Client(build_server(settings), mode=era)))
-            calls[f"bare|in process|{name}"] = bare_call(await enter(Client(baseline_server.build_server(), mode=era)))
-            fetching = await enter(Client(in_process_baseline(sim.url), mode=era))
-            calls[f"fetch|in process|{name}"] = bare_call(fetching, baseline_server.FETCH)
-            for kind, params in (("ours", ours_params), ("bare", bare_params), ("fetch", fetch_params)):
-                key = f"{kind}|stdio|{name}"
-                client = await enter(Client(stdio_client(params, errlog=devnull), mode=era), key)
-                calls[key] = ours_call(client) if kind == "ours" else bare_call(client, TOOLS_OF[kind])
+            calls.update(await local_clients(sim, era, enter, devnull))
         for server in servers:
             server.ready()
         for era in eras:
             name = ERA_NAMES[era]
-            calls[f"ours|HTTP|{name}"] = ours_call(await enter(Client(servers[0].url, mode=era)))
-            calls[f"bare|HTTP|{name}"] = bare_call(await enter(Client(servers[1].url, mode=era)))
-            fetching = await enter(Client(servers[2].url, mode=era))
-            calls[f"fetch|HTTP|{name}"] = bare_call(fetching, baseline_server.FETCH)
             for kind, server in zip(("ours", "bare", "fetch"), servers, strict=True):
+                client = await enter(Client(server.url, mode=era), "")
+                calls[f"{kind}|HTTP|{name}"] = (
+                    ours_call(client) if kind == "ours" else bare_call(client, TOOLS_OF[kind])
+                )
                 pids[f"{kind}|HTTP|{name}"] = server.pids()[0]
-        direct = await stack.enter_async_context(direct_client())
-        url = sim.url + sim.task_path(data.KAFKA.id, data.EXAMPLE_TASK_ID)
-
-        async def direct_get() -> None:
-            response = await direct.get(url)
-            if response.status_code != 200 or not response.json()["tasks"]:
-                raise RuntimeError(f"direct GET failed: {response.status_code} {response.text[:200]}")
-
-        calls["direct GET"] = direct_get
-        sdk, why = sdk_call(sim.url)
-        if sdk is not None:
-            calls["official SDK"] = sdk
-        else:
-            notes.append(why)
+        calls.update(await direct_and_sdk(sim, stack, notes))
         yield calls, pids, notes
 
 

@@ -109,6 +109,68 @@ def product() -> str:
     return text
 
 
+@dataclass
+class Results:
+    rows: list[Row] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    details: list[str] = field(default_factory=lambda: list(METHOD))
+    busy: dict[str, float] = field(default_factory=dict)  # other processes' CPU share, per section
+
+
+def measure(plan: Plan, only: list[str]) -> Results:
+    """Every selected section against one simulator process, in order."""
+    results = Results()
+    sim = Simulator.start()
+    overall = LoadMeter([sim.process.pid])
+
+    def step(name: str, fn: Callable[[], tuple[list[Row], Any, list[str]]]) -> None:
+        if name not in only:
+            return
+        began = time.perf_counter()
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        meter = LoadMeter([sim.process.pid])
+        section_rows, section_raw, section_details = fn()
+        results.busy[name] = meter.foreign_share()
+        results.rows.extend(section_rows)
+        results.raw[name] = section_raw
+        results.details.extend(section_details)
+        print(f"[bench] {name} done in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
+
+    try:
+        step("cold", lambda: coldstart.run(sim.url, plan.cold_rounds, profile_imports=not plan.quick))
+        step("latency", lambda: asyncio.run(latency.run(sim, plan.latency_rounds, plan.latency_calls, plan.eras,
+                                                        rtt_rounds=plan.rtt_rounds)))  # fmt: skip
+        step("tracing", lambda: asyncio.run(tracing.run(sim, plan.latency_rounds, plan.latency_calls)))
+        step("throughput", lambda: asyncio.run(throughput.run(sim, plan.tp_rounds, plan.tp_seconds, plan.workers)))
+        step("cache", lambda: asyncio.run(cache.run(sim, plan.cache_rounds, plan.cache_calls)))
+        step("memory", lambda: asyncio.run(memory.run(sim, plan.mem_calls, plan.mem_chunks)))
+        step("output", lambda: asyncio.run(output.run(sim)))
+        results.busy["whole run"] = overall.foreign_share()
+    finally:
+        sim.stop()
+    results.details.append(
+        "- CPU used by other processes on the machine meanwhile (share of all cores): "
+        + ", ".join(f"{name} {share:.0%}" for name, share in results.busy.items())
+        + ". Ratios are measured interleaved to withstand this; absolute figures suffer more."
+    )
+    titles = [coldstart.SECTION, latency.SECTION, latency.RTT_SECTION, latency.SDK_SECTION, tracing.SECTION,
+              throughput.SECTION, cache.SECTION, memory.SECTION, output.SECTION]  # fmt: skip
+    results.rows.sort(key=lambda r: titles.index(r.section) if r.section in titles else len(titles))  # stable
+    return results
+
+
+def write(results: Results, meta: dict[str, Any], out: Path, *, readme: bool) -> None:
+    (out / "results.md").write_text(markdown(results.rows, meta, results.details))
+    write_json(out / "results.json", results.rows, meta, results.raw)
+    try:
+        plot(out / "results.png", results.rows, meta)
+    except ImportError as exc:
+        print(f"[bench] no plot: {exc}", file=sys.stderr)
+    if readme:  # a full run: the README shows it
+        updated = update_readme(ROOT / "README.md", results.rows, meta)
+        print(f"[bench] README.md {'updated' if updated else 'has no bench markers: not updated'}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run (< 60 s), for CI")
@@ -125,53 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
-    rows: list[Row] = []
-    raw: dict[str, Any] = {}
-    details: list[str] = list(METHOD)
-    sim = Simulator.start()
-    busy: dict[str, float] = {}
-    overall = LoadMeter([sim.process.pid])
-
-    def step(name: str, fn: Callable[[], tuple[list[Row], Any, list[str]]]) -> None:
-        if name not in only:
-            return
-        began = time.perf_counter()
-        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        meter = LoadMeter([sim.process.pid])
-        section_rows, section_raw, section_details = fn()
-        busy[name] = meter.foreign_share()
-        rows.extend(section_rows)
-        raw[name] = section_raw
-        details.extend(section_details)
-        print(f"[bench] {name} done in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
-
-    try:
-        step("cold", lambda: coldstart.run(sim.url, plan.cold_rounds, profile_imports=not plan.quick))
-        step(
-            "latency",
-            lambda: asyncio.run(
-                latency.run(sim, plan.latency_rounds, plan.latency_calls, plan.eras, rtt_rounds=plan.rtt_rounds)
-            ),
-        )
-        step("tracing", lambda: asyncio.run(tracing.run(sim, plan.latency_rounds, plan.latency_calls)))
-        step("throughput", lambda: asyncio.run(throughput.run(sim, plan.tp_rounds, plan.tp_seconds, plan.workers)))
-        step("cache", lambda: asyncio.run(cache.run(sim, plan.cache_rounds, plan.cache_calls)))
-        step("memory", lambda: asyncio.run(memory.run(sim, plan.mem_calls, plan.mem_chunks)))
-        step("output", lambda: asyncio.run(output.run(sim)))
-        busy["whole run"] = overall.foreign_share()
-    finally:
-        sim.stop()
-    details.append(
-        "- CPU used by other processes on the machine meanwhile (share of all cores): "
-        + ", ".join(f"{name} {share:.0%}" for name, share in busy.items())
-        + ". Ratios are measured interleaved to withstand this; absolute figures suffer more."
-    )
-
-    titles = [coldstart.SECTION, latency.SECTION, latency.RTT_SECTION, latency.SDK_SECTION, tracing.SECTION]
-    titles += [throughput.SECTION]
-    titles += [cache.SECTION]
-    titles += [memory.SECTION, output.SECTION]
-    rows.sort(key=lambda r: titles.index(r.section) if r.section in titles else len(titles))  # stable
+    results = measure(plan, only)
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": time.perf_counter() - started,
@@ -179,20 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": plan.describe(),
         "machine": machine(),
         "product": product(),
-        "foreign_cpu_share": busy,
+        "foreign_cpu_share": results.busy,
     }
-    (out / "results.md").write_text(markdown(rows, meta, details))
-    write_json(out / "results.json", rows, meta, raw)
-    try:
-        plot(out / "results.png", rows, meta)
-    except ImportError as exc:
-        print(f"[bench] no plot: {exc}", file=sys.stderr)
-    if not plan.quick and args.out is None and set(only) == set(SECTIONS):  # a full run: the README shows it
-        updated = update_readme(ROOT / "README.md", rows, meta)
-        print(f"[bench] README.md {'updated' if updated else 'has no bench markers: not updated'}", file=sys.stderr)
-    print(console(rows, meta))
-    for line in details[len(METHOD) :]:
+    write(results, meta, out, readme=not plan.quick and args.out is None and set(only) == set(SECTIONS))
+    print(console(results.rows, meta))
+    for line in results.details[len(METHOD) :]:
         print(line)
     print(f"\nwritten: {out / 'results.md'}, {out / 'results.png'} ({meta['seconds']:.0f} s)")
-    missed = [r for r in rows if r.verdict == "MISSED"]
+    missed = [r for r in results.rows if r.verdict == "MISSED"]
     return 1 if args.strict and missed else 0

@@ -79,13 +79,11 @@ async def drive(config: Config, sim: Simulator, seconds: float) -> None:
     config.first_error = config.first_error or result.first_error
 
 
-async def run(
-    sim: Simulator, rounds: int, seconds: float, workers: list[int]
-) -> tuple[list[Row], dict[str, Any], list[str]]:
-    configs: list[Config] = []
+def configurations(sim: Simulator, workers: list[int]) -> list[Config]:
     task = data.EXAMPLE_TASK_ID.encode()
     ok = f'"{baseline_server.ANSWER}"'.encode()
     ours_tool, arguments = "get_background_task", example_arguments()
+    configs: list[Config] = []
     for w in workers:
         configs += [
             Config(f"ours, cache on, {w}w", ours_http(sim.url, cache=True, workers=w), ours_tool, arguments, task),
@@ -93,6 +91,28 @@ async def run(
             Config(f"ours, cache off, {w}w", ours_http(sim.url, cache=False, workers=w), ours_tool, arguments, task),
             Config(f"bare + GET, {w}w", bare_http(workers=w, upstream=sim.url), baseline_server.FETCH, {}, task),
         ]
+    return configs
+
+
+def row(by_name: dict[str, Config], ours_name: str, ref_name: str, label: str, w: int) -> Row:
+    ours, ref = by_name[ours_name], by_name[ref_name]
+    ratios = [o / b for o, b in zip(ours.per_second, ref.per_second, strict=True)]
+    upstream = ""
+    if "GET" in ref_name:
+        bare = by_name[f"bare, {w}w"]
+        vs_bare = median([o / b for o, b in zip(ours.per_second, bare.per_second, strict=True)])
+        upstream = f"; {vs_bare:.2f}x the bare server without GET"
+    note = (f"server CPU/call {median(ours.cpu_ms):.2f} vs {median(ref.cpu_ms):.2f} ms; p50/p99 "
+            f"{median(ours.p50_ms):.0f}/{median(ours.p99_ms):.0f} vs {median(ref.p50_ms):.0f}/"
+            f"{median(ref.p99_ms):.0f} ms{upstream}")  # fmt: skip
+    return Row(SECTION, label, median(ours.per_second), "calls/s", ref_name.rsplit(",", 1)[0],
+               median(ref.per_second), median(ratios), ">= 0.85", *spread(ratios), note=note)  # fmt: skip
+
+
+async def run(
+    sim: Simulator, rounds: int, seconds: float, workers: list[int]
+) -> tuple[list[Row], dict[str, Any], list[str]]:
+    configs = configurations(sim, workers)
     with running(*(c.server for c in configs)):
         await asyncio.sleep(1.0 if max(workers) > 1 else 0.2)  # let every uvicorn worker come up
         for r in range(rounds):
@@ -101,53 +121,21 @@ async def run(
                 await drive(config, sim, seconds)
     by_name = {c.name: c for c in configs}
     rows: list[Row] = []
-    details: list[str] = []
     for w in workers:
         plural = "s" if w > 1 else ""
-        for ours_name, ref_name, label in (
-            (f"ours, cache on, {w}w", f"bare, {w}w", f"{w} worker{plural}, cache on (as shipped)"),
-            (f"ours, cache off, {w}w", f"bare + GET, {w}w", f"{w} worker{plural}, cache off: a DMS GET per call"),
-        ):
-            ours, ref = by_name[ours_name], by_name[ref_name]
-            ratios = [o / b for o, b in zip(ours.per_second, ref.per_second, strict=True)]
-            upstream = ""
-            if "GET" in ref_name:
-                bare = by_name[f"bare, {w}w"]
-                vs_bare = median([o / b for o, b in zip(ours.per_second, bare.per_second, strict=True)])
-                upstream = f"; {vs_bare:.2f}x the bare server without GET"
-            rows.append(
-                Row(
-                    SECTION,
-                    label,
-                    median(ours.per_second),
-                    "calls/s",
-                    ref_name.rsplit(",", 1)[0],
-                    median(ref.per_second),
-                    median(ratios),
-                    ">= 0.85",
-                    *spread(ratios),
-                    note=f"server CPU/call {median(ours.cpu_ms):.2f} vs {median(ref.cpu_ms):.2f} ms; "
-                    f"p50/p99 {median(ours.p50_ms):.0f}/{median(ours.p99_ms):.0f} vs "
-                    f"{median(ref.p50_ms):.0f}/{median(ref.p99_ms):.0f} ms{upstream}",
-                )
-            )
+        rows.append(
+            row(by_name, f"ours, cache on, {w}w", f"bare, {w}w", f"{w} worker{plural}, cache on (as shipped)", w)
+        )
+        rows.append(row(by_name, f"ours, cache off, {w}w", f"bare + GET, {w}w",
+                        f"{w} worker{plural}, cache off: a DMS GET per call", w))  # fmt: skip
+    details: list[str] = []
     if max(workers) > 1:
         details.append(
             f"- Two workers on {os.cpu_count()} cores share them with the simulator and the load generator: the "
             "2-worker figures show contention more than scaling, and vary from run to run."
         )
-    for config in configs:
-        if config.errors:
-            details.append(f"- {config.name}: {config.errors} wrong answers, first: {config.first_error[:200]}")
-    raw = {
-        c.name: {
-            "per_second": c.per_second,
-            "server_cpu_ms_per_call": c.cpu_ms,
-            "simulator_cpu_ms_per_call": c.sim_cpu_ms,
-            "p50_ms": c.p50_ms,
-            "p99_ms": c.p99_ms,
-            "errors": c.errors,
-        }
-        for c in configs
-    }
+    details += [f"- {c.name}: {c.errors} wrong answers, first: {c.first_error[:200]}" for c in configs if c.errors]
+    raw = {c.name: {"per_second": c.per_second, "server_cpu_ms_per_call": c.cpu_ms, "simulator_cpu_ms_per_call":
+                    c.sim_cpu_ms, "p50_ms": c.p50_ms, "p99_ms": c.p99_ms, "errors": c.errors}
+           for c in configs}  # fmt: skip
     return rows, raw, details

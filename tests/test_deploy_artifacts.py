@@ -525,16 +525,34 @@ def test_server_json_matches_the_package() -> None:
 @pytest.mark.timeout(900)
 def test_build_wheels_script_produces_an_installable_wheel_set(tmp_path: Path) -> None:
     out = tmp_path / "wheels"
-    proc = subprocess.run(
-        ["sh", str(BUILD_WHEELS), str(out)],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHON": sys.executable},
-        capture_output=True,
-        text=True,
-        timeout=840,
-    )
+    proc = subprocess.run(["sh", str(BUILD_WHEELS), str(out)], cwd=tmp_path,
+                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True,
+                          timeout=840)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    wheel = the_project_wheel(out)
+    assert len(list(out.glob("*.whl"))) > 1, "dependency wheels are missing"
+    # The runtime image installs with --no-index from these wheels alone: resolve exactly that, offline, ignoring
+    # pip configuration (extra indexes or find-links could hide a missing wheel).
+    install = offline_install(sys.executable, out, wheel, "--dry-run", "--ignore-installed")
+    assert "Would install" in install.stdout
+    # And really install them, as the image does, into a fresh environment outside the source tree: the prompts
+    # and the views must load from the installed package, over a real stdio session.
+    venv_dir = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv_dir)], check=True, timeout=120)
+    offline_install(str(venv_dir / "bin" / "python"), out, wheel)
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROMPT_PROBE, encoding="utf-8")
+    ran = subprocess.run([str(venv_dir / "bin" / "python"), str(probe), str(venv_dir / "bin" / "bgtask-mcp")],
+                         cwd=tmp_path, env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
+    assert "site-packages/bgtask_mcp/prompts" in ran.stdout
+    assert "prompts: diagnose_task,recent_activity,watch_task" in ran.stdout
+    assert "rendered: ok" in ran.stdout
+    assert "view: ok" in ran.stdout  # the views' HTML, CSS and JS ship in the wheel
 
+
+def the_project_wheel(out: Path) -> Path:
     version = project_version()
     wheels = sorted(out.glob("bgtask_mcp-*.whl"))
     assert [w.name for w in wheels] == [f"bgtask_mcp-{version}-py3-none-any.whl"]
@@ -545,73 +563,18 @@ def test_build_wheels_script_produces_an_installable_wheel_set(tmp_path: Path) -
         entry_points = wheel.read(f"bgtask_mcp-{version}.dist-info/entry_points.txt").decode()
         assert re.search(r"^bgtask-mcp\s*=\s*bgtask_mcp\.cli:main$", entry_points, re.MULTILINE)
         assert not [n for n in names if n.startswith(("tests/", "bench/", ".venv/"))]
-    assert len(list(out.glob("*.whl"))) > 1, "dependency wheels are missing"
+    return wheels[0]
 
-    # The runtime image installs with --no-index from these wheels alone: resolve exactly that, offline, ignoring
-    # pip configuration (extra indexes or find-links could hide a missing wheel).
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    clean_env["PIP_CONFIG_FILE"] = os.devnull
-    install = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--no-index",
-            "--disable-pip-version-check",
-            "--find-links",
-            str(out),
-            str(wheels[0]),
-        ],
-        env=clean_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert install.returncode == 0, install.stdout[-4000:] + install.stderr[-4000:]
-    assert "Would install" in install.stdout
 
-    # And really install them, as the image does, into a fresh environment outside the source tree: the prompts
-    # must load from the installed package (bgtask_mcp/prompts inside site-packages), over a real stdio session.
-    venv_dir = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv_dir)], check=True, timeout=120)
-    venv_python = venv_dir / "bin" / "python"
-    real = subprocess.run(
-        [
-            str(venv_python),
-            "-m",
-            "pip",
-            "install",
-            "--no-index",
-            "--disable-pip-version-check",
-            "--quiet",
-            "--find-links",
-            str(out),
-            str(wheels[0]),
-        ],
-        env=clean_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert real.returncode == 0, real.stdout[-4000:] + real.stderr[-4000:]
-    probe = tmp_path / "probe.py"
-    probe.write_text(PROMPT_PROBE, encoding="utf-8")
-    ran = subprocess.run(
-        [str(venv_python), str(probe), str(venv_dir / "bin" / "bgtask-mcp")],
-        cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
-    assert "site-packages/bgtask_mcp/prompts" in ran.stdout
-    assert "prompts: diagnose_task,recent_activity,watch_task" in ran.stdout
-    assert "rendered: ok" in ran.stdout
-    assert "view: ok" in ran.stdout  # the views' HTML, CSS and JS ship in the wheel
+def offline_install(python: str, wheels: Path, wheel: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """pip install from the wheel folder alone: no index, no pip configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    done = subprocess.run([python, "-m", "pip", "install", *flags, "--no-index", "--disable-pip-version-check",
+                           "--find-links", str(wheels), str(wheel)], env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return done
 
 
 PROMPT_PROBE = """

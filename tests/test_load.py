@@ -222,6 +222,89 @@ async def clients(url: str, calls: int, tally: Tally | None, seed: int) -> None:
             group.start_soon(client_loop, number, url, calls, tally, random.Random(seed + number))
 
 
+async def wait_ready(port: int, server: subprocess.Popen[bytes]) -> None:
+    with anyio.fail_after(30):  # a cap on a start that never happens, not a timing assumption
+        while True:
+            try:
+                async with httpx2.AsyncClient() as probe:
+                    if (await probe.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                        return
+            except httpx2.TransportError:
+                pass
+            assert server.poll() is None, "the server exited at start"
+            await anyio.sleep(0.1)
+
+
+async def answers_normally(url: str, port: int) -> None:
+    """Afterwards, with no fault: a call is answered at once and normally, and the server is healthy."""
+    arguments = {"instance_id": data.KAFKA.id, "task_id": data.EXAMPLE_TASK_ID}
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": "get_background_task", "arguments": arguments}}  # fmt: skip
+    async with httpx2.AsyncClient(timeout=10) as http:
+        reply = await http.post(url, json=body, headers={"Accept": "application/json, text/event-stream",
+                                                         "MCP-Protocol-Version": LEGACY})  # fmt: skip
+        after = parse_reply(reply, 1)
+        assert not after["result"].get("isError"), after
+        assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+
+
+@dataclass
+class Measured:
+    tally: Tally
+    elapsed: float
+    cpu: float
+    upstream: int
+    stats: dict[str, int]
+
+
+async def measured_run(simulator: Simulator, server: subprocess.Popen[bytes], url: str) -> Measured:
+    await clients(url, WARMUP_CALLS, None, seed=1000)
+    tally = Tally()
+    upstream_before = simulator.stats().get("all", 0)
+    cpu_before = cpu_seconds(server.pid)
+    begin = time.monotonic()
+    done = anyio.Event()
+    async with anyio.create_task_group() as group:
+        group.start_soon(sample_rss, server.pid, done, tally)
+        await clients(url, CALLS, tally, seed=0)
+        done.set()
+    stats = simulator.stats()
+    return Measured(tally, time.monotonic() - begin, cpu_seconds(server.pid) - cpu_before,
+                    stats.get("all", 0) - upstream_before, stats)  # fmt: skip
+
+
+def stop(server: subprocess.Popen[bytes]) -> int:
+    server.send_signal(signal.SIGTERM)
+    try:
+        return server.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        raise AssertionError("the server did not stop on SIGTERM") from None
+
+
+def summary_of(run: Measured, code: int) -> dict[str, Any]:
+    tally, measured = run.tally, run.tally.rss_kib
+    quartiles = [round(measured[int(q * (len(measured) - 1))][1] / 1024, 1) for q in (0.25, 0.5, 0.75)]
+    return {
+        "clients": CLIENTS,
+        "seconds": round(run.elapsed, 1),
+        "calls": tally.calls,
+        "calls_per_second": round(tally.calls / run.elapsed, 1),
+        "outcomes": dict(tally.outcomes.most_common()),
+        "unexpected_errors": len(tally.unexpected),
+        "latency_ms": {name: round(percentile(tally.latencies, q) * 1000, 1)
+                       for name, q in (("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("max", 1.0))},
+        "server_rss_mib": {"start": round(measured[0][1] / 1024, 1), "end": round(measured[-1][1] / 1024, 1),
+                           "max": round(max(kib for _, kib in measured) / 1024, 1), "quartiles": quartiles},
+        "server_cpu_ms_per_call": round(run.cpu * 1000 / max(tally.calls, 1), 2),
+        "upstream_requests": run.upstream,
+        "faults_injected_incl_warmup": {k[6:]: v for k, v in run.stats.items() if k.startswith("fault:")},
+        "upstream_disconnected": run.stats.get("disconnected", 0),
+        "injected": {"latency_ms": LATENCY_S * 1000, "fault_rate": FAULT_RATE, "faults": list(FAULTS)},
+        "server_exit_code": code,
+    }  # fmt: skip
+
+
 @pytest.mark.timeout(CLIENTS * CALLS + 300)
 async def test_load_run(simulator: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
@@ -233,99 +316,28 @@ async def test_load_run(simulator: Simulator, capsys: pytest.CaptureFixture[str]
     with emitted("load-server.log").open("w+b") as stderr:
         server = spawn_server(port, env, stderr)
         try:
-            with anyio.fail_after(30):
-                while True:
-                    try:
-                        async with httpx2.AsyncClient() as probe:
-                            if (await probe.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                                break
-                    except httpx2.TransportError:
-                        pass
-                    assert server.poll() is None, "the server exited at start"
-                    await anyio.sleep(0.1)
-            await clients(url, WARMUP_CALLS, None, seed=1000)
-            tally = Tally()
-            upstream_before = simulator.stats().get("all", 0)
-            cpu_before = cpu_seconds(server.pid)
-            begin = time.monotonic()
-            done = anyio.Event()
-            async with anyio.create_task_group() as group:
-                group.start_soon(sample_rss, server.pid, done, tally)
-                await clients(url, CALLS, tally, seed=0)
-                done.set()
-            elapsed = time.monotonic() - begin
-            cpu_used = cpu_seconds(server.pid) - cpu_before
-            stats = simulator.stats()
-
-            # afterwards: no fault, and the server answers at once and normally
+            await wait_ready(port, server)
+            run = await measured_run(simulator, server, url)
             simulator.faults()
-            async with httpx2.AsyncClient(timeout=10) as http:
-                reply = await http.post(
-                    url,
-                    json={
-                        "jsonrpc": "2.0",
-                        "id": 1,
-                        "method": "tools/call",
-                        "params": {
-                            "name": "get_background_task",
-                            "arguments": {"instance_id": data.KAFKA.id, "task_id": data.EXAMPLE_TASK_ID},
-                        },
-                    },
-                    headers={"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": LEGACY},
-                )
-                after = parse_reply(reply, 1)
-                assert not after["result"].get("isError"), after
-                assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+            await answers_normally(url, port)
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                code = server.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                raise AssertionError("the server did not stop on SIGTERM") from None
+            code = stop(server)
         stderr.seek(0)
         logs = stderr.read().decode("utf-8", "replace")
 
-    measured = tally.rss_kib
-    rss_start, rss_end = measured[0][1], measured[-1][1]
-    rss_max = max(kib for _, kib in measured)
-    upstream = stats.get("all", 0) - upstream_before
-    summary = {
-        "clients": CLIENTS,
-        "seconds": round(elapsed, 1),
-        "calls": tally.calls,
-        "calls_per_second": round(tally.calls / elapsed, 1),
-        "outcomes": dict(tally.outcomes.most_common()),
-        "unexpected_errors": len(tally.unexpected),
-        "latency_ms": {
-            "p50": round(percentile(tally.latencies, 0.50) * 1000, 1),
-            "p90": round(percentile(tally.latencies, 0.90) * 1000, 1),
-            "p99": round(percentile(tally.latencies, 0.99) * 1000, 1),
-            "max": round(max(tally.latencies) * 1000, 1),
-        },
-        "server_rss_mib": {
-            "start": round(rss_start / 1024, 1),
-            "end": round(rss_end / 1024, 1),
-            "max": round(rss_max / 1024, 1),
-            "quartiles": [round(measured[int(q * (len(measured) - 1))][1] / 1024, 1) for q in (0.25, 0.5, 0.75)],
-        },
-        "server_cpu_ms_per_call": round(cpu_used * 1000 / max(tally.calls, 1), 2),
-        "upstream_requests": upstream,
-        "faults_injected_incl_warmup": {k[6:]: v for k, v in stats.items() if k.startswith("fault:")},
-        "upstream_disconnected": stats.get("disconnected", 0),
-        "injected": {"latency_ms": LATENCY_S * 1000, "fault_rate": FAULT_RATE, "faults": list(FAULTS)},
-        "server_exit_code": code,
-    }
+    summary = summary_of(run, code)
     with capsys.disabled():
         print("\nload run:", json.dumps(summary, indent=1))
     if os.environ.get("BGTASK_LOAD_REPORT"):
         await anyio.Path(os.environ["BGTASK_LOAD_REPORT"]).write_text(json.dumps(summary, indent=1) + "\n")
 
+    tally, measured = run.tally, run.tally.rss_kib
     assert tally.calls == CLIENTS * CALLS  # every call was answered (or counted as a failure below)
     assert not tally.unexpected, "\n".join(tally.unexpected[:10])
     assert tally.outcomes["ok"] >= 0.99 * tally.calls
-    assert upstream > tally.calls * 0.5, "the calls did not reach DMS (cache on?)"
+    assert run.upstream > tally.calls * 0.5, "the calls did not reach DMS (cache on?)"
     # memory stays flat: after the warm-up, no growth beyond allocator noise
+    rss_start, rss_end = measured[0][1], measured[-1][1]
     assert rss_end - rss_start < max(16 * 1024, rss_start // 5), summary["server_rss_mib"]
     assert "Traceback" not in logs and "failed unexpectedly" not in logs, logs[-3000:]
     assert code == 0

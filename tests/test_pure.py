@@ -14,7 +14,7 @@ from bgtask_mcp.cache import TaskCache
 from bgtask_mcp.callers import CallerLimiter
 from bgtask_mcp.dms import context
 from bgtask_mcp.dms.errors import APIError, CallerBusy, DeadlineExceeded, TransportError
-from bgtask_mcp.dms.retry import GiveUp, Retry, RetryPolicy
+from bgtask_mcp.dms.retry import GiveUp, Retry, RetryPolicy, with_retries
 from bgtask_mcp.models import Task, TaskList
 from bgtask_mcp.tools.list_tasks import scan
 from bgtask_mcp.tools.wait_task import poll
@@ -160,17 +160,40 @@ def throttled(retry_after: float | None = None) -> APIError:
         (throttled(), 3, 10.0, Retry(1.0)),
         (throttled(), 4, 10.0, GiveUp()),  # the fourth failure was the last attempt
         (throttled(retry_after=2.0), 1, 10.0, Retry(2.0)),
-        (throttled(retry_after=2.0), 1, 1.5, GiveUp(f"DMS asked to wait 2 s; {NO_FURTHER}")),
+        (throttled(retry_after=2.0), 1, 1.5, GiveUp(f"DMS asked to wait 2 s; {NO_FURTHER}", out_of_time=True)),
         (throttled(retry_after=90.0), 1, 1000.0, GiveUp(f"DMS asked to wait 90 s; {NO_FURTHER}")),
         (APIError(401, "APIG.0301", "x", None), 1, 10.0, GiveUp()),
         (APIError(404, "DMS.00404022", "x", None), 1, 10.0, GiveUp()),
         (APIError(404, "DMS.10240407", "x", None), 1, 10.0, Retry(0.25)),
         (TransportError("reset", "e"), 2, 10.0, Retry(0.5)),
+        (TransportError("timed out", "e", timeout=True), 2, 0.3, GiveUp(NO_FURTHER, out_of_time=True)),
         (TransportError("bad body", "e", retryable=False), 1, 10.0, GiveUp()),
     ],
 )
 def test_the_retry_policy(error: Any, failures: int, remaining: float, decision: Retry | GiveUp) -> None:
     assert RetryPolicy().decide(error, failures, remaining, jitter=lambda low, high: high) == decision
+
+
+async def test_a_timeout_with_no_time_left_for_another_attempt_is_the_deadline() -> None:
+    # the same outcome as when the deadline cuts the attempt short, however the timings line up
+    clock = ManualClock(start=0.0)
+
+    def highest(low: float, high: float) -> float:
+        return high
+
+    async def slow_then(error: Exception) -> None:
+        await clock.sleep(0.3)
+        raise error
+
+    timeout = TransportError("timed out", "e", timeout=True)
+    with context.call_scope(clock, 1.0) as budget, pytest.raises(TimeoutError):
+        await with_retries(lambda: slow_then(timeout), RetryPolicy(), budget, highest)
+    # 0.3 s, 0.25 s backoff, 0.3 s: at 0.85 s a 0.5 s backoff would end past the deadline
+    assert clock.sleeps == [0.3, 0.25, 0.3] and budget.retries == 1
+
+    with context.call_scope(clock, 1.0) as budget, pytest.raises(TransportError) as caught:
+        await with_retries(lambda: slow_then(TransportError("reset", "e")), RetryPolicy(), budget, highest)
+    assert NO_FURTHER in caught.value.describe() and caught.value.attempts == 2
 
 
 # -- the cache's single flight -----------------------------------------------------------------------------------

@@ -118,66 +118,69 @@ def text(result: dict[str, Any]) -> str:
     return " ".join(block.get("text", "") for block in result.get("content", []))
 
 
+def handshake(peer: StdioPeer) -> None:
+    init = peer.request(
+        "initialize",
+        {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "purity", "version": "0"}},
+        timeout=30,
+    )
+    assert init["result"]["serverInfo"]["name"] == "bgtask-mcp"
+    peer.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    tools = peer.request("tools/list")["result"]["tools"]
+    names = {"list_instances", "get_background_task", "list_background_tasks", "wait_for_background_task"}
+    assert {t["name"] for t in tools} == names
+
+
+def successes(peer: StdioPeer) -> None:
+    ok = peer.call("get_background_task", instance_id=KAFKA, task_id=data.EXAMPLE_TASK_ID)
+    assert not ok.get("isError") and ok["structuredContent"]["tasks"][0]["id"] == data.EXAMPLE_TASK_ID
+    masked = peer.call("get_background_task", instance_id=KAFKA, task_id=data.PASSWORD_TASK_ID)
+    assert masked["structuredContent"]["tasks"][0]["params"]["new_password"] == "***"
+    listed = peer.call("list_background_tasks", instance_id=KAFKA, limit=3, status="SUCCESS")
+    assert not listed.get("isError")
+    waited = peer.call("wait_for_background_task", instance_id=KAFKA, task_id=data.FAILED_TASK_ID, timeout_seconds=2)
+    assert waited["structuredContent"]["finished"] is True
+
+
+def failures(peer: StdioPeer, simulator: Simulator) -> None:
+    """Each a tool error with text a person can act on; a fault that is retried, then one that is not."""
+    for arguments, expected in [
+        ({"instance_id": "bad id", "task_id": "x"}, "is not a DMS instance id"),
+        ({"instance_id": "00000000-0000-4000-8000-000000000000", "task_id": "f" * 32}, "DMS.00404022"),
+        ({"instance_id": KAFKA, "task_id": "f" * 32}, "no task ffff"),
+        ({"instance_id": KAFKA}, "task_id"),
+    ]:
+        failed = peer.call("get_background_task", **arguments)
+        assert failed["isError"] is True and expected in text(failed), text(failed)
+    simulator.faults({"kind": "throttle", "path_contains": "/tasks", "count": 2})
+    retried = peer.call("list_background_tasks", instance_id=data.RABBITMQ.id)
+    assert not retried.get("isError"), text(retried)
+    simulator.faults({"kind": "forbidden", "path_contains": "/tasks"})
+    forbidden = peer.call("list_background_tasks", instance_id=data.ROCKETMQ.id)
+    assert forbidden["isError"] and "DMS.00403002" in text(forbidden)
+    simulator.faults()
+
+
+def protocol_errors(peer: StdioPeer) -> None:
+    """JSON-RPC error frames, after which the server still answers normally."""
+    unknown = peer.request("tools/call", {"name": "no_such_tool", "arguments": {}})
+    assert "error" in unknown or unknown["result"].get("isError"), unknown
+    assert "error" in peer.request("no/such/method")
+    peer.send(b"this line is not JSON")
+    peer.send(b"")
+    again = peer.call("get_background_task", instance_id=KAFKA, task_id=data.EXAMPLE_TASK_ID)
+    assert not again.get("isError")
+
+
 def test_stdout_holds_only_json_rpc_frames(simulator: Simulator) -> None:
     env = clean_env(**sim_env(simulator, BGTASK_LOG_LEVEL="DEBUG", BGTASK_SECURITY_TOKEN=SECURITY_TOKEN))
     with emitted("stdio-purity.log").open("w+b") as stderr:
         peer = StdioPeer(env, stderr)
         try:
-            init = peer.request(
-                "initialize",
-                {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "purity", "version": "0"}},
-                timeout=30,
-            )
-            assert init["result"]["serverInfo"]["name"] == "bgtask-mcp"
-            peer.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-            tools = peer.request("tools/list")["result"]["tools"]
-            assert {t["name"] for t in tools} == {
-                "list_instances",
-                "get_background_task",
-                "list_background_tasks",
-                "wait_for_background_task",
-            }
-
-            # successes
-            ok = peer.call("get_background_task", instance_id=KAFKA, task_id=data.EXAMPLE_TASK_ID)
-            assert not ok.get("isError") and ok["structuredContent"]["tasks"][0]["id"] == data.EXAMPLE_TASK_ID
-            masked = peer.call("get_background_task", instance_id=KAFKA, task_id=data.PASSWORD_TASK_ID)
-            assert masked["structuredContent"]["tasks"][0]["params"]["new_password"] == "***"
-            listed = peer.call("list_background_tasks", instance_id=KAFKA, limit=3, status="SUCCESS")
-            assert not listed.get("isError")
-            waited = peer.call(
-                "wait_for_background_task", instance_id=KAFKA, task_id=data.FAILED_TASK_ID, timeout_seconds=2
-            )
-            assert waited["structuredContent"]["finished"] is True
-
-            # failures, each a tool error with text a person can act on
-            for arguments, expected in [
-                ({"instance_id": "bad id", "task_id": "x"}, "is not a DMS instance id"),
-                ({"instance_id": "00000000-0000-4000-8000-000000000000", "task_id": "f" * 32}, "DMS.00404022"),
-                ({"instance_id": KAFKA, "task_id": "f" * 32}, "no task ffff"),
-                ({"instance_id": KAFKA}, "task_id"),
-            ]:
-                failed = peer.call("get_background_task", **arguments)
-                assert failed["isError"] is True and expected in text(failed), text(failed)
-
-            # a fault that is retried (and logged at INFO on stderr), then one that is not
-            simulator.faults({"kind": "throttle", "path_contains": "/tasks", "count": 2})
-            retried = peer.call("list_background_tasks", instance_id=data.RABBITMQ.id)
-            assert not retried.get("isError"), text(retried)
-            simulator.faults({"kind": "forbidden", "path_contains": "/tasks"})
-            forbidden = peer.call("list_background_tasks", instance_id=data.ROCKETMQ.id)
-            assert forbidden["isError"] and "DMS.00403002" in text(forbidden)
-            simulator.faults()
-
-            # protocol-level errors are JSON-RPC error frames
-            unknown = peer.request("tools/call", {"name": "no_such_tool", "arguments": {}})
-            assert "error" in unknown or unknown["result"].get("isError"), unknown
-            assert "error" in peer.request("no/such/method")
-            peer.send(b"this line is not JSON")
-            peer.send(b"")
-            # and the server still answers normally
-            again = peer.call("get_background_task", instance_id=KAFKA, task_id=data.EXAMPLE_TASK_ID)
-            assert not again.get("isError")
+            handshake(peer)
+            successes(peer)
+            failures(peer, simulator)
+            protocol_errors(peer)
         finally:
             code = peer.close()
         stderr.seek(0)

@@ -5,6 +5,9 @@
 - Capped exponential backoff with jitter over its upper half, so concurrent callers spread out; a
   ``Retry-After`` is a floor. A retry that could not finish before the call's deadline is not started, nor
   is one after a ``Retry-After`` longer than ``max_retry_after``: the last error is returned at once.
+- A timed-out attempt that leaves no time for another is the deadline passing: ``with_retries`` raises
+  ``TimeoutError`` then, exactly as when the deadline cuts an attempt short, so the caller reports one
+  outcome however the slow requests happened to line up with the clock.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Retry:
 @dataclass(frozen=True)
 class GiveUp:
     note: str | None = None
+    out_of_time: bool = False  # another attempt would not finish before the call's deadline
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,10 @@ class RetryPolicy:
             delay = max(delay, retry_after)
         if delay >= remaining or (retry_after is not None and retry_after > self.max_retry_after):
             asked = f"DMS asked to wait {retry_after:g} s; " if retry_after is not None else ""
-            return GiveUp(f"{asked}no further attempt: it could not finish within the call's deadline")
+            return GiveUp(
+                f"{asked}no further attempt: it could not finish within the call's deadline",
+                out_of_time=delay >= remaining,
+            )
         return Retry(delay)
 
 
@@ -74,6 +81,8 @@ async def with_retries(
             exc.attempts = failures
             decision = policy.decide(exc, failures, budget.remaining(), jitter)
             if isinstance(decision, GiveUp):
+                if decision.out_of_time and isinstance(exc, TransportError) and exc.timeout:
+                    raise TimeoutError from exc
                 if decision.note:
                     exc.note = decision.note
                 raise
