@@ -261,10 +261,14 @@ async def test_one_deadline_bounds_all_attempts(simulator: Simulator) -> None:
         with pytest.raises(DeadlineExceeded) as caught:
             await show(client)
         assert "1 s deadline" in caught.value.describe() and "request(s)" in caught.value.describe()
-        sent = simulator.stats()[SHOW_PATH]
-        await until(lambda: simulator.stats().get("disconnected", 0) == sent, "every abandoned request closed")
+        await until(lambda: all_abandoned(simulator.stats()), "every abandoned request closed")
         simulator.faults()
         await healthy(client)
+
+
+def all_abandoned(stats: dict[str, int]) -> bool:
+    # read together: the last request may reach the simulator after the client has given up on it
+    return stats.get("disconnected", 0) == stats.get(SHOW_PATH, 0) >= 1
 
 
 @contextmanager
@@ -405,7 +409,7 @@ async def test_fault_text_through_mcp_then_a_normal_call(simulator: Simulator, k
 
 
 async def test_one_deadline_per_tool_call_through_mcp(simulator: Simulator, mode: str) -> None:
-    settings = client_settings(simulator, call_deadline=2.0)
+    settings = client_settings(simulator, call_deadline=5.0)
     async with Client(build_server(settings), mode=mode) as client:  # type: ignore[arg-type]
         simulator.faults(rule("hang", path_contains="/tasks", after=1))  # the first page answers, then nothing
         result = await client.call_tool(
@@ -450,14 +454,15 @@ async def test_concurrent_first_calls_share_one_login(simulator: Simulator) -> N
 
 
 async def test_token_is_refreshed_ahead_of_its_expiry(simulator: Simulator) -> None:
-    simulator.control("POST", "/_simulator/iam", {"token_ttl_s": 2.0})
+    # the simulator checks expiry on real time: a lifetime far beyond any stall of a busy machine
+    simulator.control("POST", "/_simulator/iam", {"token_ttl_s": 60.0})
     clock = ManualClock()
     async with dms_client(password_settings(simulator), clock) as client:
         await healthy(client)
         auth = password_auth(client)
         scope = ProjectScope(simulator.url, project_id=PROJECT)
         refresh_in = auth.refresh_in(scope)
-        assert refresh_in is not None and 0.5 < refresh_in <= 1.0  # half of a 2 s lifetime (the margin is at most half)
+        assert refresh_in is not None and 25.0 < refresh_in <= 31.0  # half of a 60 s lifetime (margin <= half)
         await healthy(client)
         assert simulator.stats()["iam:token"] == 1  # still fresh: reused
         clock.t += refresh_in + 0.01

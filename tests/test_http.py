@@ -289,7 +289,8 @@ async def test_cancellation_stops_the_wait(server: HttpServer, simulator: Simula
     eventually(lambda: len(cancelled.findall(server.log())) > before, "the server cancelled the wait")
     polls = simulator.stats().get(path, 0)
     structured(await _one_call(server, mode))  # the server answers normally afterwards
-    assert simulator.stats().get(path, 0) == polls, "the server kept polling after the client cancelled"
+    # a poll already on the wire when the wait was cancelled may still be counted; a live loop adds more
+    assert simulator.stats().get(path, 0) <= polls + 1, "the server kept polling after the client cancelled"
 
 
 async def _one_call(server: HttpServer, mode: str) -> CallToolResult:

@@ -216,7 +216,9 @@ def test_one_caller_cannot_take_more_than_its_share(provider: Provider, simulato
     while caller B, with slots of its own, is answered."""
     port = free_port()
     env = clean_env(**sim_env(simulator), BGTASK_OAUTH_ISSUER=provider.issuer, BGTASK_CALLER_CONCURRENCY="2",
-                    BGTASK_PUBLIC_URL=f"http://127.0.0.1:{port}/mcp", BGTASK_CACHE="off")  # fmt: skip
+                    BGTASK_PUBLIC_URL=f"http://127.0.0.1:{port}/mcp", BGTASK_CACHE="off",
+                    # A's calls must hang for the whole test, however slowly it runs: no timeout frees a slot
+                    BGTASK_READ_TIMEOUT="600", BGTASK_CALL_DEADLINE="600")  # fmt: skip
     server = start_server("oauth-fair-use.log", env, port=port)
     hanging = {"instance_id": data.KAFKA.id, "task_id": data.FAILED_TASK_ID}
     simulator.faults({"kind": "hang", "path_contains": data.FAILED_TASK_ID})

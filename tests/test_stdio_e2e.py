@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,7 +88,8 @@ def test_demo_prints_a_real_session_from_a_name() -> None:
     assert f"prod-events  kafka  RUNNING  eu-nl  {data.NL_EVENTS.id}" in text  # found by name, in a region
     assert "SUCCESS  bindInstancePublicIp" in text and "FAILED  changeRetentionPolicy" in text
     assert "DMS.00404022" in text and "is not a DMS task id" in text and "region 'eu-moon-1' is unknown" in text
-    assert "progress 25/100: resizeInstance is EXECUTING" in text and "progress 100/100:" in text
+    # the demo's task runs on real time: how far it got at the first poll depends on the machine
+    assert re.search(r"progress [1-9]\d?/100: resizeInstance is EXECUTING", text) and "progress 100/100:" in text
     assert "finished successfully" in text
     # reads cleanly: no doubled error prefix, no None fields
     assert "Error executing tool" not in text and "None" not in text and "error: error" not in text
