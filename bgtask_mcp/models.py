@@ -17,11 +17,12 @@ from bgtask_mcp.dms.wire import WireInstance, WireTask
 from bgtask_mcp.params import decode_params
 from bgtask_mcp.redaction import mask_text, mask_value
 
-# Any JSON value, said in one keyword: cheap for a client that validates structuredContent, and explicit
-# (a bare {} accepts anything without saying so, which MCP Inspector --strict warns about).
+# Any JSON value, one single-type branch each (MCP Inspector --strict warns about a bare {} and about a type
+# array, which single-type dialects such as Gemini's reject). The object comes first: a validating client
+# stops at the first branch that matches, and most params are objects.
 ParamsValue = Annotated[
     dict[str, Any] | list[Any] | str | int | float | bool | None,
-    WithJsonSchema({"type": ["object", "array", "string", "number", "boolean", "null"]}),
+    WithJsonSchema({"anyOf": [{"type": t} for t in ("object", "array", "string", "number", "boolean", "null")]}),
     Field(
         description=(
             "Task parameters, decoded from the JSON string the API returns: an object for most tasks. Text that "
