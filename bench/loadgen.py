@@ -73,6 +73,61 @@ def check_answer(status: int, body: bytes, marker: bytes) -> str | None:
     return None
 
 
+@dataclass
+class _Run:
+    """One load run's shared state: the measured window, the target count, the tally."""
+
+    port: int
+    payload: bytes
+    marker: bytes
+    measure_from: float
+    stop_at: float | None
+    calls: int | None
+    result: LoadResult = field(default_factory=LoadResult)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def record(self, sent: float, now: float, status: int, answer: bytes) -> bool:
+        """Count one answer; False when this client should stop (past the window)."""
+        problem = check_answer(status, answer, self.marker)
+        if problem:
+            self.result.errors += 1
+            self.result.first_error = self.result.first_error or problem
+            return True
+        if now < self.measure_from and self.calls is None:
+            return True  # warm-up
+        if self.stop_at is not None and now > self.stop_at:
+            return False
+        self.result.calls += 1
+        self.result.latencies.append(now - sent)
+        if self.calls is not None and self.result.calls >= self.calls:
+            self.done.set()
+        return True
+
+
+async def _client(run: _Run) -> None:
+    """One keep-alive connection sending a call after each answer until the run is over."""
+    loop = asyncio.get_running_loop()
+    reader, writer = await asyncio.open_connection("127.0.0.1", run.port)
+    try:
+        while not run.done.is_set():
+            sent = loop.time()
+            if run.stop_at is not None and sent >= run.stop_at:
+                return
+            writer.write(run.payload)
+            status, answer = await _read_response(reader)
+            if not run.record(sent, loop.time(), status, answer):
+                return
+    finally:
+        writer.close()
+
+
+async def _tick(done: asyncio.Event, on_tick: Callable[[], None] | None) -> None:
+    while not done.is_set():
+        if on_tick is not None:
+            on_tick()
+        await asyncio.sleep(0.05)
+
+
 async def run_load(
     port: int,
     body: bytes,
@@ -89,53 +144,16 @@ async def run_load(
 
     Only answers received inside the measured window count; ``on_tick`` runs every 50 ms (RSS sampling).
     """
-    payload = request_bytes(port, body, tool)
-    result = LoadResult()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    measure_from = start + warmup
+    measure_from = asyncio.get_running_loop().time() + warmup
     stop_at = measure_from + seconds if seconds is not None else None
-    done = asyncio.Event()
-
-    async def client() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while not done.is_set():
-                sent = loop.time()
-                if stop_at is not None and sent >= stop_at:
-                    return
-                writer.write(payload)
-                status, answer = await _read_response(reader)
-                now = loop.time()
-                problem = check_answer(status, answer, marker)
-                if problem:
-                    result.errors += 1
-                    result.first_error = result.first_error or problem
-                    continue
-                if now < measure_from and calls is None:
-                    continue
-                if stop_at is not None and now > stop_at:
-                    return
-                result.calls += 1
-                result.latencies.append(now - sent)
-                if calls is not None and result.calls >= calls:
-                    done.set()
-        finally:
-            writer.close()
-
-    async def ticker() -> None:
-        while not done.is_set():
-            if on_tick is not None:
-                on_tick()
-            await asyncio.sleep(0.05)
-
-    tick = asyncio.create_task(ticker())
+    run = _Run(port, request_bytes(port, body, tool), marker, measure_from, stop_at, calls)
+    tick = asyncio.create_task(_tick(run.done, on_tick))
     began = time.perf_counter()
     try:
-        await asyncio.gather(*(client() for _ in range(clients)))
+        await asyncio.gather(*(_client(run) for _ in range(clients)))
     finally:
-        done.set()
+        run.done.set()
         await tick
     elapsed = time.perf_counter() - began
-    result.seconds = seconds if seconds is not None else elapsed
-    return result
+    run.result.seconds = seconds if seconds is not None else elapsed
+    return run.result

@@ -30,12 +30,9 @@ def tool_bytes(result: Any) -> tuple[int, int]:
     return text, structured
 
 
-async def run(sim: Simulator) -> tuple[list[Row], dict[str, Any], list[str]]:
-    from bgtask_mcp.config import load_settings
-    from bgtask_mcp.server import build_server
-
-    settings = load_settings(ours_env(sim.url, cache=False))
-    cases = [
+def cases(sim: Simulator) -> list[tuple[str, str, dict[str, Any], str, dict[str, str]]]:
+    """(what, tool, arguments, the API path of the same data, its query)."""
+    return [
         (
             "seed task (get_background_task)",
             "get_background_task",
@@ -51,43 +48,50 @@ async def run(sim: Simulator) -> tuple[list[Row], dict[str, Any], list[str]]:
             {"start": "1", "limit": "10"},
         ),
     ]
+
+
+def rows_of(what: str, text: int, structured: int, api: dict[str, Any]) -> list[Row]:
+    api_bytes, ours = compact(api), text + structured
+    both = Row(
+        SECTION,
+        f"{what}: text + structured",
+        ours,
+        "B",
+        "raw API JSON",
+        api_bytes,
+        ours / api_bytes,
+        note=f"text block {text:,} B (JSON indented by the SDK) + structuredContent {structured:,} B; "
+        f"{len(api.get('tasks', []))} task(s), params decoded",
+        extra={"text": text, "structured": structured},
+    )
+    text_only = Row(
+        SECTION,
+        f"{what}: text only",
+        text,
+        "B",
+        "raw API JSON",
+        api_bytes,
+        text / api_bytes,
+        note=f"what a client that shows only content passes on; compact it would be about {structured:,} B",
+    )
+    return [both, text_only]
+
+
+async def run(sim: Simulator) -> tuple[list[Row], dict[str, Any], list[str]]:
+    from bgtask_mcp.config import load_settings
+    from bgtask_mcp.server import build_server
+
+    settings = load_settings(ours_env(sim.url, cache=False))
     rows: list[Row] = []
     raw: dict[str, Any] = {}
     async with Client(build_server(settings), mode="legacy") as client, direct_client() as direct:
-        for what, tool, arguments, path, query in cases:
+        for what, tool, arguments, path, query in cases(sim):
             result = await client.call_tool(tool, arguments)
             if result.is_error:
                 raise RuntimeError(f"{tool} failed: {result.content}")
             text, structured = tool_bytes(result)
             api = (await direct.get(sim.url + path, params=query)).json()
             api.pop("simulated", None)
-            api_bytes = compact(api)
-            ours = text + structured
-            rows.append(
-                Row(
-                    SECTION,
-                    f"{what}: text + structured",
-                    ours,
-                    "B",
-                    "raw API JSON",
-                    api_bytes,
-                    ours / api_bytes,
-                    note=f"text block {text:,} B (JSON indented by the SDK) + structuredContent {structured:,} B; "
-                    f"{len(api.get('tasks', []))} task(s), params decoded",
-                    extra={"text": text, "structured": structured},
-                )
-            )
-            rows.append(
-                Row(
-                    SECTION,
-                    f"{what}: text only",
-                    text,
-                    "B",
-                    "raw API JSON",
-                    api_bytes,
-                    text / api_bytes,
-                    note=f"what a client that shows only content passes on; compact it would be about {structured:,} B",
-                )
-            )
-            raw[what] = {"text_bytes": text, "structured_bytes": structured, "api_bytes": api_bytes}
+            rows.extend(rows_of(what, text, structured, api))
+            raw[what] = {"text_bytes": text, "structured_bytes": structured, "api_bytes": compact(api)}
     return rows, raw, []

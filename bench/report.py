@@ -174,37 +174,10 @@ def plot(path: Path, rows: list[Row], meta: dict[str, Any]) -> None:
     items = [r for r in rows if r.ratio is not None and not math.isnan(r.ratio)]
     if not items:
         return
-    labels: list[str] = []
-    ys: list[float] = []
-    y = 0.0
-    section = ""
-    headers: list[tuple[float, str]] = []
-    for row in items:
-        if row.section != section:
-            section = row.section
-            headers.append((y, section))
-            y += 1.0
-        labels.append(row.what)
-        ys.append(y)
-        y += 1.0
+    labels, ys, headers, y = _layout(items)
     fig, ax = plt.subplots(figsize=(12, 0.32 * y + 1.4))
-    colors = {"met": "#2e7d32", "MISSED": "#c62828", "": "#78909c"}
     for row, at in zip(items, ys, strict=True):
-        ratio = row.ratio or 0.0
-        ax.barh(at, ratio, 0.7, color=colors[row.verdict])
-        if row.lo is not None and row.hi is not None:
-            ax.plot([row.lo, row.hi], [at, at], color="black", linewidth=1)
-        if row.target:
-            bound = float(row.target.split(" ")[1])
-            ax.plot([bound, bound], [at - 0.45, at + 0.45], color="black", linewidth=2)
-        ax.text(
-            max(ratio, row.hi or 0.0) + 0.03,
-            at,
-            f"{ratio:.2f}x  ({fmt(row.ours, row.unit)} vs {row.ref_name} {fmt(row.ref, row.unit)})"
-            + (f"  target {row.target}" if row.target else ""),
-            va="center",
-            fontsize=7,
-        )
+        _bar(ax, row, at)
     for at, title in headers:
         ax.text(0.0, at, title, va="center", fontsize=8, fontweight="bold")
     ax.axvline(1.0, color="black", linewidth=0.6, linestyle=":")
@@ -224,6 +197,45 @@ def plot(path: Path, rows: list[Row], meta: dict[str, Any]) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+_COLORS = {"met": "#2e7d32", "MISSED": "#c62828", "": "#78909c"}
+
+
+def _layout(items: list[Row]) -> tuple[list[str], list[float], list[tuple[float, str]], float]:
+    """Row labels and their y positions, a header line before each section, and the height used."""
+    labels: list[str] = []
+    ys: list[float] = []
+    headers: list[tuple[float, str]] = []
+    y, section = 0.0, ""
+    for row in items:
+        if row.section != section:
+            section = row.section
+            headers.append((y, section))
+            y += 1.0
+        labels.append(row.what)
+        ys.append(y)
+        y += 1.0
+    return labels, ys, headers, y
+
+
+def _bar(ax: Any, row: Row, at: float) -> None:
+    """One comparison: the ratio bar, its min-max whisker, the target tick and the figures beside it."""
+    ratio = row.ratio or 0.0
+    ax.barh(at, ratio, 0.7, color=_COLORS[row.verdict])
+    if row.lo is not None and row.hi is not None:
+        ax.plot([row.lo, row.hi], [at, at], color="black", linewidth=1)
+    if row.target:
+        bound = float(row.target.split(" ")[1])
+        ax.plot([bound, bound], [at - 0.45, at + 0.45], color="black", linewidth=2)
+    ax.text(
+        max(ratio, row.hi or 0.0) + 0.03,
+        at,
+        f"{ratio:.2f}x  ({fmt(row.ours, row.unit)} vs {row.ref_name} {fmt(row.ref, row.unit)})"
+        + (f"  target {row.target}" if row.target else ""),
+        va="center",
+        fontsize=7,
+    )
 
 
 def _short(label: str, width: int = 38) -> str:
