@@ -147,6 +147,9 @@ def _serve_with(env: dict[str, str], flags: dict[str, Any], simulator_url: str |
 
         build_server(settings).run("stdio")
         return 0
+    except ConfigError as exc:  # found only when serving starts: a port that is taken
+        print(cli_refusal(exc), file=sys.stderr)
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
     finally:

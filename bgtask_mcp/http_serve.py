@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sys
 from collections.abc import Mapping
 from typing import Any
 
-from bgtask_mcp.config import Settings
+from bgtask_mcp.config import ConfigError, Settings
 from bgtask_mcp.redaction import get_logger
 
 log = get_logger("bgtask_mcp.http")
@@ -59,7 +58,7 @@ def keep_streams_open_on_shutdown() -> None:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, or one line on stderr and exit status 2 when the port is taken."""
+    """The listening socket; a port that is taken is a ``ConfigError`` (the command line shows it, exit 2)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so, and without it a JSON answer
     # (headers, then body) waits for the client's delayed ACK: 40 ms on every 2026-07-28 call
@@ -69,12 +68,10 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host.strip("[]"), port))
     except OSError as exc:
         sock.close()
-        print(
-            f"bgtask-mcp: cannot listen on {host}:{port} ({exc.strerror}); choose another port with --port or "
-            "BGTASK_HTTP_PORT, or stop what holds this one",
-            file=sys.stderr,
-        )
-        raise SystemExit(2) from None
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another port with --port or "
+            "BGTASK_HTTP_PORT, or stop what holds this one"
+        ) from None
     sock.set_inheritable(True)
     return sock
 
