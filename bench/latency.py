@@ -206,10 +206,7 @@ async def connected(
         for era in eras:
             name = ERA_NAMES[era]
             for kind, server in zip(("ours", "bare", "fetch"), servers, strict=True):
-                client = await enter(Client(server.url, mode=era), "")
-                calls[f"{kind}|HTTP|{name}"] = (
-                    ours_call(client) if kind == "ours" else bare_call(client, TOOLS_OF[kind])
-                )
+                calls[f"{kind}|HTTP|{name}"] = call_of(kind, await enter(Client(server.url, mode=era), ""))
                 pids[f"{kind}|HTTP|{name}"] = server.pids()[0]
         calls.update(await direct_and_sdk(sim, stack, notes))
         yield calls, pids, notes
