@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from bgtask_mcp import vocabulary
-from bgtask_mcp.dms.wire import WireInstance, WireTask
+from bgtask_mcp.dms.wire import WireInstance, WireInstanceTask, WireProgress, WireStep, WireTask
 from bgtask_mcp.params import decode_params
 from bgtask_mcp.redaction import mask_text, mask_value
 
@@ -50,6 +50,9 @@ class Task(BaseModel):
     updated_at: str = Field(
         description="End time of the task (RFC 3339, UTC); while the task runs, the time of its last update."
     )
+    schedule_at: str | None = Field(
+        default=None, description="Scheduled tasks only: when it runs or ran (RFC 3339, UTC); null otherwise."
+    )
 
     @property
     def terminal(self) -> bool:
@@ -76,7 +79,55 @@ def task_from_wire(wire: WireTask) -> Task:
         status=mask_text(wire.status),
         created_at=wire.created_at,
         updated_at=wire.updated_at,
+        schedule_at=wire.schedule_at,
     )
+
+
+class Step(BaseModel):
+    """One step of a task's progress."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Step name.")
+    status: str = Field(description=f"Step state: {', '.join(vocabulary.STEP_STATUSES)}.")
+    started_at: str | None = Field(description="When the step started (RFC 3339, UTC); null before it starts.")
+    ended_at: str | None = Field(description="When the step ended (RFC 3339, UTC); null while it runs.")
+
+
+class Progress(BaseModel):
+    """How far a task is (DMS answers this for Kafka and RocketMQ scale-out tasks only)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    percentage: int | None = Field(description="Percent done, 0 to 100; null when unknown.")
+    remain_seconds: int | None = Field(description="Seconds DMS expects the task still needs; null when unknown.")
+    steps: list[Step] = Field(description="The task's steps in order, with their states and times.")
+
+    def current_step(self) -> Step | None:
+        """The step that runs (or failed), else the first still waiting."""
+        for wanted in ("IN_PROGRESS", "FAILED", "WAITING"):
+            found = next((step for step in self.steps if step.status == wanted), None)
+            if found is not None:
+                return found
+        return None
+
+
+def _step_time(millis: int | None) -> str | None:
+    return epoch_ms_to_iso(str(millis)) if millis else None  # 0: not started / not ended
+
+
+def step_from_wire(wire: WireStep) -> Step:
+    return Step.model_construct(
+        name=mask_text(wire.name),
+        status=mask_text(wire.status),
+        started_at=_step_time(wire.start_ms),
+        ended_at=_step_time(wire.end_ms),
+    )
+
+
+def progress_from_wire(wire: WireProgress) -> Progress:
+    steps = [step_from_wire(s) for s in wire.steps]
+    return Progress.model_construct(percentage=wire.percentage, remain_seconds=wire.remain_seconds, steps=steps)
 
 
 class TaskList(BaseModel):
@@ -92,6 +143,15 @@ class TaskList(BaseModel):
     simulated: bool = Field(
         default=False, description="True when the answer comes from the embedded DMS simulator, not a real cloud."
     )
+    note: str | None = Field(default=None, description="How to read this answer (where it came from, filters).")
+
+
+class TaskDetail(TaskList):
+    """One task, with its progress when DMS reports one."""
+
+    progress: Progress | None = Field(
+        default=None, description="Progress of a running Kafka or RocketMQ scale-out task; null when none."
+    )
 
 
 class TaskPage(TaskList):
@@ -106,7 +166,6 @@ class TaskPage(TaskList):
         default=0,
         description="With name/status filters: how many tasks were read from the API to fill this page.",
     )
-    note: str | None = Field(default=None, description="How to read this page (filters, truncation).")
 
 
 class WaitResult(BaseModel):
@@ -120,14 +179,25 @@ class WaitResult(BaseModel):
         description="How long the task itself ran (updated_at - created_at), in seconds."
     )
     polls: int = Field(description="How many times the task was read.")
-    progress: int | None = Field(
+    progress: Progress | None = Field(
         default=None,
-        description="Progress percentage: the API's for scale-out tasks, 100 once succeeded, else null (unknown).",
+        description="Progress of a Kafka or RocketMQ scale-out task as last read (percentage, time left, steps); "
+        "null when DMS reports none.",
     )
     summary: str = Field(description="One sentence stating the outcome.")
     task: Task = Field(description="The task as last read.")
     region: str = Field(default="", description="The region the task was read from.")
     simulated: bool = Field(default=False, description="True when the answer comes from the embedded simulator.")
+
+
+class CurrentTask(BaseModel):
+    """The task an instance runs now: find it with list_background_tasks(name=..., limit=1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Task name.")
+    status: str = Field(description="Task status.")
+    started_at: str | None = Field(description="When it started (RFC 3339, UTC).")
 
 
 class Instance(BaseModel):
@@ -145,6 +215,9 @@ class Instance(BaseModel):
     created_at: str | None = Field(description="When the instance was created (ISO 8601, UTC).")
     region: str = Field(description="Region of the instance.")
     project_id: str = Field(description="Project ID the instance belongs to.")
+    current_task: CurrentTask | None = Field(
+        default=None, description="The background task running on the instance now, as its record names it."
+    )
 
 
 def instance_from_wire(wire: WireInstance, region: str, project_id: str, engine: str) -> Instance:
@@ -160,6 +233,16 @@ def instance_from_wire(wire: WireInstance, region: str, project_id: str, engine:
         created_at=epoch_ms_to_iso(wire.created_at),
         region=region,
         project_id=project_id,
+        current_task=current_task_from_wire(wire.task) if wire.task else None,
+    )
+
+
+def current_task_from_wire(wire: WireInstanceTask) -> CurrentTask:
+    started = wire.created_at.strip()
+    return CurrentTask.model_construct(
+        name=mask_text(wire.name),
+        status=mask_text(wire.status),
+        started_at=epoch_ms_to_iso(started) if started.isdigit() else (started or None),
     )
 
 

@@ -16,13 +16,24 @@ from bgtask_mcp.clock import SYSTEM_CLOCK, Clock
 from bgtask_mcp.config import Settings
 from bgtask_mcp.dms import context
 from bgtask_mcp.dms.client import DMSClient
-from bgtask_mcp.dms.errors import ConfigurationError, InvalidArgument
+from bgtask_mcp.dms.errors import APIError, ConfigurationError, InvalidArgument, TaskNotFound
 from bgtask_mcp.dms.wire import WireInstanceList, WireTaskList
-from bgtask_mcp.models import Instance, TaskList, instance_from_wire, task_from_wire
+from bgtask_mcp.models import Instance, Progress, TaskList, instance_from_wire, progress_from_wire, task_from_wire
 from bgtask_mcp.redaction import shown
 from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry
 
 T = TypeVar("T")
+NO_TASKS_API = "DMS.00404001"  # the URL does not exist: this instance serves scheduled-tasks only
+SCHEDULED_SCAN = 100  # scheduled tasks read at most to find one by id (one page of the API's largest)
+FROM_SCHEDULED = (
+    "This instance has no /tasks API (DMS answered 404 DMS.00404001, as OTC documents for RocketMQ), so its "
+    "scheduled tasks were read instead."
+)
+FOUND_SCHEDULED = "Found among the instance's scheduled tasks (ShowBackgroundTask has no task with this id)."
+
+
+def no_tasks_api(exc: APIError) -> bool:
+    return exc.status == 404 and exc.error_code == NO_TASKS_API
 
 
 @dataclass(frozen=True)
@@ -115,22 +126,64 @@ class TaskService:
         instance, task = ids.instance_id(instance), ids.task_id(task)
 
         async def fetch() -> TaskList:
-            wire = await self._limited(lambda: target.client.show_task(target.region, target.project, instance, task))
+            try:
+                wire = await self._limited(
+                    lambda: target.client.show_task(target.region, target.project, instance, task)
+                )
+            except TaskNotFound as missing:
+                return await self._scheduled_by_id(target, instance, task, FOUND_SCHEDULED, missing)
+            except APIError as exc:
+                if not no_tasks_api(exc):
+                    raise
+                return await self._scheduled_by_id(target, instance, task, FROM_SCHEDULED, exc)
             return self._tasks(wire, target)
 
         result = await self.cache.get(self._key(target, instance, task), fetch, fresh=fresh)
         self._remember(target, instance, result)
         return result
 
-    async def list_page(
-        self, target: Target, instance: str, *, start: int, limit: int, begin: str | None, end: str | None
+    async def _scheduled_by_id(
+        self, target: Target, instance: str, task: str, note: str, otherwise: Exception
     ) -> TaskList:
-        instance = ids.instance_id(instance)
-        wire = await self._limited(
-            lambda: target.client.list_tasks(
-                target.region, target.project, instance, start=start, limit=limit, begin_time=begin, end_time=end
-            )
+        """The scheduled task with this id, or ``otherwise`` raised when there is none."""
+        try:
+            page = await self.scheduled_page(target, instance, start=1, limit=SCHEDULED_SCAN, begin=None, end=None)
+        except APIError:
+            raise otherwise from None  # no scheduled tasks to look in: the first answer stands
+        found = [t for t in page.tasks if t.id.lower() == task]
+        if not found:
+            raise otherwise
+        return TaskList.model_construct(
+            task_count=1, tasks=found, region=page.region, simulated=page.simulated, note=note
         )
+
+    async def list_page(
+        self,
+        target: Target,
+        instance: str,
+        *,
+        start: int,
+        limit: int,
+        begin: str | None,
+        end: str | None,
+        scheduled: bool = False,
+    ) -> TaskList:
+        """One page of the instance's tasks (or of its scheduled tasks); an instance without the /tasks API
+        answers from its scheduled tasks, saying so in ``note``."""
+        instance = ids.instance_id(instance)
+        if scheduled:
+            return await self.scheduled_page(target, instance, start=start, limit=limit, begin=begin, end=end)
+        try:
+            wire = await self._limited(
+                lambda: target.client.list_tasks(
+                    target.region, target.project, instance, start=start, limit=limit, begin_time=begin, end_time=end
+                )
+            )
+        except APIError as exc:
+            if not no_tasks_api(exc):
+                raise
+            page = await self.scheduled_page(target, instance, start=start, limit=limit, begin=begin, end=end)
+            return page.model_copy(update={"note": FROM_SCHEDULED})
         page = self._tasks(wire, target)
         self._remember(target, instance, page)
         for task in page.tasks:  # finished tasks are final: later lookups need no request
@@ -139,8 +192,22 @@ class TaskService:
                 await self.cache.remember_final(self._key(target, instance, task.id), one)
         return page
 
-    async def progress(self, target: Target, instance: str, task: str) -> int | None:
-        return await self._limited(lambda: target.client.task_progress(target.region, target.project, instance, task))
+    async def scheduled_page(
+        self, target: Target, instance: str, *, start: int, limit: int, begin: str | None, end: str | None
+    ) -> TaskList:
+        """One page of ListScheduledTasks, decoded and masked like any task page."""
+        wire = await self._limited(
+            lambda: target.client.list_scheduled_tasks(
+                target.region, target.project, instance, start=start, limit=limit, begin_time=begin, end_time=end
+            )
+        )
+        page = self._tasks(wire, target)
+        self._remember(target, instance, page)
+        return page
+
+    async def progress(self, target: Target, instance: str, task: str) -> Progress | None:
+        wire = await self._limited(lambda: target.client.task_progress(target.region, target.project, instance, task))
+        return None if wire is None else progress_from_wire(wire)
 
     def _tasks(self, wire: WireTaskList, target: Target) -> TaskList:
         return TaskList.model_construct(

@@ -1,14 +1,17 @@
-"""The words of DMS in one place: task statuses (terminal or not), task names, engines, instance statuses.
+"""The words of DMS as the product uses them: task statuses (terminal or not), progress step states, task names,
+engines, instance statuses, all read from the documented tables in ``facts``.
 
-Models, the glossary resource, the server instructions and the tool descriptions all read from here, so a
-status or a task name is explained the same way everywhere. Task names are open-ended: the table lists the
-ones documented or seen, never all of them.
+Models, the glossary resource, the server instructions, the tool descriptions and the views read from here, so
+a status or a task name is explained the same way everywhere. Task names are open-ended: the table lists the
+ones with a public source, and names seen without one are shown as "meaning not documented", never explained.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
+
+from bgtask_mcp import facts
 
 
 @dataclass(frozen=True)
@@ -19,20 +22,12 @@ class Status:
     succeeded: bool = False
 
 
-STATUSES: Final = {
-    s.name: s
-    for s in (
-        Status("CREATED", "Accepted, not started yet.", terminal=False),
-        Status("EXECUTING", "Running.", terminal=False),
-        Status("SUCCESS", "Finished successfully.", terminal=True, succeeded=True),
-        Status("FAILED", "Finished with an error: the change was not (fully) applied.", terminal=True),
-        Status("DELETED", "The task record was deleted; the change did not complete.", terminal=True),
-        Status("CANCELLED", "A scheduled task that was cancelled before it ran.", terminal=True),
-    )
-}
+STATUSES: Final = {name: Status(name, s.meaning, s.terminal, s.succeeded) for name, s in facts.task_statuses().items()}
 RUNNING_ALIAS: Final = "RUNNING"  # in filters: every status that is still running
 RUNNING_STATUSES: Final = frozenset(name for name, s in STATUSES.items() if not s.terminal)
 UNKNOWN_STATUS: Final = "Any other status is passed through verbatim and treated as still running."
+STEP_STATUSES: Final = {name: s.meaning for name, s in facts.step_statuses().items()}
+UNDOCUMENTED_NAME: Final = "seen; meaning not documented"
 
 
 def is_terminal(status: str) -> bool:
@@ -60,101 +55,75 @@ def status_names() -> str:
     return ", ".join(STATUSES)
 
 
-# Task names with what they do and what their params mean; started_without_job_id: find them by name.
 @dataclass(frozen=True)
 class TaskName:
+    """A task name with what it does and what its params mean; empty ``does`` when no source explains it."""
+
     does: str
     params: dict[str, str]
-    started_without_job_id: bool = False
+    started_without_job_id: bool
+    source: str
+
+    @property
+    def documented(self) -> bool:
+        return self.source != facts.UNDOCUMENTED
+
+
+def _params(text: str) -> dict[str, str]:
+    pairs = (part.split(":", 1) for part in text.split(";") if ":" in part)
+    return {key.strip(): meaning.strip() for key, meaning in pairs}
 
 
 TASK_NAMES: Final = {
-    "bindInstancePublicIp": TaskName(
-        "Enables public access: binds elastic IPs to the brokers.",
-        {"public_ip_id": "EIP id(s)", "public_ip_address": "the address(es)", "enable_public_ip": "true"},
-        started_without_job_id=True,
-    ),
-    "unbindInstancePublicIp": TaskName(
-        "Disables public access: unbinds the elastic IPs.",
-        {"public_ip_id": "EIP id(s) released", "enable_public_ip": "false"},
-        started_without_job_id=True,
-    ),
-    "modifyAutoTopic": TaskName(
-        "Turns automatic topic creation on or off.",
-        {"old_auto_status": "previous setting", "new_auto_status": "requested setting"},
-        started_without_job_id=True,
-    ),
-    "changeRetentionPolicy": TaskName(
-        "Changes what Kafka does when the disk fills up (delete old messages or reject producers).",
-        {"new_retention_policy": "requested policy", "origin_retention_policy": "previous policy"},
-    ),
-    "kafkaConfigModify": TaskName(
-        "Changes instance configuration parameters; some need a restart.",
-        {"configs": "list of {name, value} pairs (often an encoded JSON string); secret values are masked"},
-    ),
-    "kafkaResetConsumerOffset": TaskName(
-        "Resets the offsets of a consumer group (to earliest, latest or a timestamp).",
-        {"group": "consumer group", "topic": "topic", "partition": "-1 for all", "timestamp": "ms epoch"},
-        started_without_job_id=True,
-    ),
-    "rabbitmqPluginModify": TaskName(
-        "Enables or disables RabbitMQ plugins.",
-        {"enable": "true to enable, false to disable", "plugins": "comma-separated plugin names"},
-    ),
-    "createInstance": TaskName(
-        "Creates the instance.",
-        {"engine_version": "engine version", "specification": "flavor", "storage_space": "GB"},
-    ),
-    "restartInstance": TaskName("Restarts the brokers of the instance.", {}),
-    "resizeInstance": TaskName(
-        "Specification change: adds brokers, storage or a bigger flavor (the progress endpoint answers).",
-        {"new_spec_code": "target flavor", "new_storage_space": "GB", "new_broker_num": "brokers"},
-    ),
-    "sslSwitch": TaskName("Turns SSL/SASL on or off for client connections.", {"ssl_enable": "bool"}),
-    "partitionReassign": TaskName(
-        "Reassigns topic partitions across brokers.",
-        {"reassignments": "list of topic/brokers/replication factor", "throttle": "bytes/s"},
-    ),
-    "smartConnectSwitch": TaskName("Turns Smart Connect (connectors) on or off.", {"enable": "bool"}),
-    "batchDeleteTopics": TaskName("Deletes several topics at once.", {"topics": "names"}),
-    "batchDeleteGroups": TaskName("Deletes several consumer groups at once.", {"group_ids": "names"}),
-    "modifyUserPassword": TaskName(
-        "Resets the password of an instance user (SASL/PLAIN). The password itself is masked.",
-        {"user_name": "instance user", "new_password": "masked"},
-    ),
+    name: TaskName(t.meaning, _params(t.params), t.found_by_name, t.source) for name, t in facts.task_names().items()
 }
+DOCUMENTED_NAMES: Final = tuple(name for name, t in TASK_NAMES.items() if t.documented)
 FOUND_BY_NAME: Final = tuple(name for name, t in TASK_NAMES.items() if t.started_without_job_id)
+
+
+def meaning_of(name: str) -> str | None:
+    """What a task of this name does, in plain words, when a public source says so."""
+    known = TASK_NAMES.get(name)
+    return known.does if known is not None and known.documented and known.does else None
+
 
 # Message engines as the API names them in ListInstances (RocketMQ also answers as "reliability").
 ENGINES: Final = ("kafka", "rabbitmq", "rocketmq")
 ENGINE_ALIASES: Final = {"reliability": "rocketmq"}
+# ShowBackgroundTaskProgress exists for these engines only (RabbitMQ has none: it is never asked there)
+PROGRESS_ENGINES: Final = frozenset({"kafka", "rocketmq"})
 
-INSTANCE_STATUSES: Final = {
-    "CREATING": "Being created.",
-    "RUNNING": "Running and usable.",
-    "ERROR": "Faulty.",
-    "RESTARTING": "Restarting.",
-    "STARTING": "Starting.",
-    "CHANGING": "A specification change is running.",
-    "EXTENDING": "Being scaled out.",
-    "FROZEN": "Frozen (billing or a security hold).",
-    "FREEZING": "Being frozen.",
-    "UPGRADING": "Being upgraded.",
-    "CREATEFAILED": "Creation failed.",
-    "ROLLBACK": "A change is being rolled back.",
-}
+INSTANCE_STATUSES: Final = {name: s.meaning for name, s in facts.instance_statuses().items()}
+
+
+def _task_name_entry(task: TaskName) -> dict[str, object]:
+    if not task.documented:
+        return {"does": UNDOCUMENTED_NAME, "source": facts.UNDOCUMENTED}
+    entry: dict[str, object] = {"does": task.does, "source": task.source}
+    if task.params:
+        entry["params"] = task.params
+    return entry
 
 
 def glossary() -> dict[str, object]:
-    """The dms://glossary resource."""
+    """The dms://glossary resource: every word with its meaning and where that meaning comes from."""
     return {
-        "statuses": {n: {"meaning": s.meaning, "terminal": s.terminal} for n, s in STATUSES.items()},
+        "statuses": {
+            n: {"meaning": s.meaning, "terminal": s.terminal, "source": facts.task_statuses()[n].source}
+            for n, s in STATUSES.items()
+        },
         "unknown_status": UNKNOWN_STATUS,
         "running_alias": f"{RUNNING_ALIAS} in a status filter means {', '.join(sorted(RUNNING_STATUSES))}.",
-        "task_names": {n: {"does": t.does, "params": t.params} for n, t in TASK_NAMES.items()},
-        "unknown_names": "Task names are open-ended; a name not listed here is still a valid task.",
+        "progress_step_statuses": {
+            n: {"meaning": s.meaning, "source": s.source} for n, s in facts.step_statuses().items()
+        },
+        "task_names": {n: _task_name_entry(t) for n, t in TASK_NAMES.items()},
+        "unknown_names": "Task names are open-ended; a name not listed here is still a valid task, its meaning "
+        "not documented.",
         "found_by_name": list(FOUND_BY_NAME),
         "params": "params is the task's JSON parameters, decoded; values of secret-looking keys show as '***'.",
         "engines": list(ENGINES),
-        "instance_statuses": INSTANCE_STATUSES,
+        "instance_statuses": {
+            n: {"meaning": s.meaning, "source": s.source} for n, s in facts.instance_statuses().items()
+        },
     }

@@ -21,19 +21,24 @@ non-zero status and the reason: nothing is skipped silently.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / ".tools" / "docker"
+WORK = ROOT / ".tools" / "docker"  # the image cache and the base rootfs: kept between runs
+# Unix sockets (dockerd's, containerd's under the exec root) must fit the kernel's 108-byte path limit wherever
+# the checkout lives, so they go under a short directory of their own, one per checkout.
+RUNTIME = Path(tempfile.gettempdir()) / f"bgtask-docker-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
 DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else (shutil.which("docker") or "docker")
 IMAGE = "bgtask-mcp:check"
 BASE = "local/python:3-debian"
@@ -97,12 +102,13 @@ def engine() -> Iterator[None]:
         apt_install("docker.io")
         DOCKER = "/usr/bin/docker"
     WORK.mkdir(parents=True, exist_ok=True)
-    sock = WORK / "docker.sock"
+    RUNTIME.mkdir(mode=0o700, exist_ok=True)
+    sock = RUNTIME / "docker.sock"
     os.environ["DOCKER_HOST"] = f"unix://{sock}"
     log = (WORK / "dockerd.log").open("ab")
     process = subprocess.Popen(
-        ["dockerd", f"--host=unix://{sock}", f"--data-root={WORK / 'data'}", f"--exec-root={WORK / 'exec'}",
-         f"--pidfile={WORK / 'docker.pid'}", "--iptables=false", "--ip6tables=false", "--bridge=none"],
+        ["dockerd", f"--host=unix://{sock}", f"--data-root={WORK / 'data'}", f"--exec-root={RUNTIME / 'exec'}",
+         f"--pidfile={RUNTIME / 'docker.pid'}", "--iptables=false", "--ip6tables=false", "--bridge=none"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
     )  # fmt: skip
     try:
@@ -126,7 +132,7 @@ def stop_engine(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-    netns = WORK / "exec" / "netns" / "default"
+    netns = RUNTIME / "exec" / "netns" / "default"
     if netns.exists():
         run("umount", str(netns), check=False)
     say(f"stopped dockerd (pid {process.pid})")

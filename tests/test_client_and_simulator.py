@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx2
 import pytest
 
+from bgtask_mcp import facts
 from bgtask_mcp.dms.client import DMSClient
 from bgtask_mcp.dms.errors import APIError, TaskNotFound
 from bgtask_mcp.dms.signer import AkSkSigner
@@ -48,7 +49,10 @@ async def test_client_show_list_and_progress(simulator: Simulator) -> None:
         assert page.task_count == 250 and len(page.tasks) == 10
         live = simulator.create_task(instance_id=data.KAFKA.id, manual=True, progress_steps=["a", "b"])
         simulator.steer(live, status="EXECUTING", progress=40)
-        assert await client.task_progress("eu-de", P, data.KAFKA.id, live) == 40
+        progress = await client.task_progress("eu-de", P, data.KAFKA.id, live)
+        assert progress is not None and progress.percentage == 40
+        assert [(s.name, s.status) for s in progress.steps] == [("a", "IN_PROGRESS"), ("b", "WAITING")]
+        assert progress.steps[0].start_ms and progress.steps[0].end_ms == 0 and progress.steps[1].start_ms == 0
         assert await client.task_progress("eu-de", P, data.KAFKA.id, data.EXAMPLE_TASK_ID) is None  # no scale-out
         with pytest.raises(TaskNotFound):
             await client.show_task("eu-de", P, data.KAFKA.id, "0" * 32)
@@ -76,7 +80,7 @@ async def test_each_region_goes_to_its_own_endpoint(simulator: Simulator) -> Non
     assert nl == data.EU_NL.project_id
     signer = AkSkSigner(data.SIM_ACCESS_KEY, data.SIM_SECRET_KEY, project_id=data.EU_NL.project_id)
     wrong = signed_get(simulator, f"/v2/{nl}/instances?engine=kafka", signer=signer)  # eu-nl's project at eu-de
-    assert wrong.status_code == 400 and "this region" in wrong.json()["error_msg"]
+    assert (wrong.status_code, wrong.json()["error_code"]) == (400, "DMS.00400002")
 
 
 @pytest.mark.anyio
@@ -104,7 +108,8 @@ def test_signed_request_is_accepted_and_marked_simulated(simulator: Simulator) -
     response = signed_get(simulator, TASKS + "?limit=3&start=1")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["simulated"] is True and isinstance(body["task_count"], str)
+    assert response.headers["X-Dms-Simulator"] == "1"  # said in a header: the body holds only the API's fields
+    assert set(body) == {"task_count", "tasks"} and isinstance(body["task_count"], str)
     assert len(body["tasks"]) == 3 and isinstance(body["tasks"][0]["params"], str)
     assert response.headers["X-Request-Id"]
 
@@ -144,17 +149,20 @@ def test_error_bodies_match_the_api(simulator: Simulator) -> None:
         "/v2/not-a-project/instances/x/tasks": (400, "DMS.00400002"),
         f"/v2/{P}/instances/not-a-uuid/tasks": (400, "DMS.00400030"),
         f"{TASKS}/bad_task": (400, "DMS.00400070"),
-        f"{TASKS}?limit=101": (400, "DMS.00400001"),
-        f"{TASKS}?begin_time=2026": (400, "DMS.00400001"),
+        f"{TASKS}?limit=101": (400, "DMS.10240042"),
+        f"{TASKS}?start=0": (400, "DMS.00400800"),
+        f"{TASKS}?begin_time=2026": (400, "DMS.00400142"),
         f"/v2/{P}/instances/00000000-0000-4000-8000-000000000000/tasks": (404, "DMS.00404022"),
-        f"/v2/{P}/instances?limit=10": (400, "DMS.00400001"),  # ListInstances needs its engine
-        f"/v2/{P}/instances?engine=kafka&limit=51": (400, "DMS.00400001"),
+        f"/v2/{P}/instances?limit=10": (400, "DMS.00400800"),  # ListInstances needs its engine
+        f"/v2/{P}/instances?engine=kafka&limit=51": (400, "DMS.10240042"),
+        f"/v2/{P}/instances?engine=kafka&offset=50": (400, "DMS.40050010"),  # past the end
+        f"/v2/{P}/instances/{data.RABBITMQ.id}/tasks/{data.EXAMPLE_TASK_ID}/progress": (404, "DMS.00404001"),
         "/v1.0/elsewhere": (404, "APIG.0101"),
     }
     for path, (status, code) in cases.items():
         response = signed_get(simulator, path)
         assert (response.status_code, response.json()["error_code"]) == (status, code), path
-        assert response.json()["error_msg"]
+        assert response.json()["error_msg"] == facts.error_codes()[code].message  # the documented text
 
 
 def test_project_header_must_match_the_path(simulator: Simulator) -> None:
@@ -188,11 +196,7 @@ def test_manual_tasks_advance_by_events_and_finished_ones_can_be_deleted(simulat
         assert http.get(f"{simulator.url}{TASKS}/{running}").json()["tasks"][0]["status"] == "SUCCESS"
         gone = http.delete(f"{simulator.url}{TASKS}/{running}")
         assert gone.status_code == 204 and gone.content == b""
-        assert http.get(f"{simulator.url}{TASKS}/{running}").json() == {
-            "task_count": "0",
-            "tasks": [],
-            "simulated": True,
-        }
+        assert http.get(f"{simulator.url}{TASKS}/{running}").json() == {"task_count": "0", "tasks": []}
 
 
 def test_the_simulator_prints_the_settings_that_point_at_it(simulator_process: Simulator) -> None:

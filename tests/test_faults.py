@@ -73,7 +73,7 @@ EXPECTED: dict[str, tuple[int, type[DMSError] | None, tuple[str, ...]]] = {
     "oversized_stream": (1, ResponseTooLarge, ("cut off", "byte limit")),
     "trickle": (1, DeadlineExceeded, ("deadline", "abandoned", "retry later")),
     "unauthorized": (1, APIError, ("HTTP 401", "APIG.0301", "five failures lock the key")),
-    "forbidden": (1, APIError, ("HTTP 403", "DMS.00403002", "dms:instance:getBackgroundTask")),
+    "forbidden": (1, APIError, ("HTTP 403", "DMS.00403003", "dms:instance:getBackgroundTask")),
     "token_expired": (1, APIError, ("HTTP 401", "APIG.0307", "new IAM token")),
     "redirect": (1, APIError, ("HTTP 302", "redirect to http://portal.invalid/login", "proxy")),
 }

@@ -267,7 +267,7 @@ async def test_progress_is_the_percentage_of_100(server: HttpServer, simulator: 
                 progress_callback=on_progress,
             )
     answer = structured(result)
-    assert answer["finished"] is True and answer["succeeded"] is True and answer["progress"] == 100
+    assert answer["finished"] is True and answer["succeeded"] is True and answer["progress"]["percentage"] == 100
     assert [(p, t) for p, t, _ in seen] == [(0, 100), (50, 100), (100, 100)]
     assert "50% done" in (seen[1][2] or "") and "finished successfully" in (seen[-1][2] or "")
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bgtask_mcp.dms.wire import WireInstance, WireTask, WireTaskList, progress_percentage
-from bgtask_mcp.models import epoch_ms_to_iso, instance_from_wire, task_from_wire
+from bgtask_mcp.dms.wire import WireInstance, WireProgress, WireTask, WireTaskList
+from bgtask_mcp.models import epoch_ms_to_iso, instance_from_wire, progress_from_wire, task_from_wire
 from bgtask_mcp.params import decode_params
 
 
@@ -160,7 +160,28 @@ def test_instances_from_the_wire() -> None:
         "created_at": "2020-03-31T01:36:27.087Z",
         "region": "eu-nl",
         "project_id": "f" * 32,
+        "current_task": None,
     }
+
+
+def test_an_instance_record_names_its_running_task() -> None:
+    raw = {"instance_id": "8f7e6d5c-4b3a-4a29-98f7-7d6c5b4a3928", "name": "prod-events", "created_at": "1585618587087"}
+    epoch = {**raw, "task": {"name": "updateTopicPolicies", "status": "EXECUTING", "created_at": "1585618587087"}}
+    iso = {**raw, "task": {"name": "kafkaConfigModify", "status": "CREATED", "created_at": "2020-03-31T01:36:27.087Z"}}
+    for record, name in ((epoch, "updateTopicPolicies"), (iso, "kafkaConfigModify")):
+        current = instance_from_wire(WireInstance.from_json(record), "eu-nl", "f" * 32, "kafka").current_task
+        assert current is not None and current.name == name and current.started_at == "2020-03-31T01:36:27.087Z"
+    for empty in ({}, {"name": ""}, "not an object", None):
+        assert WireInstance.from_json({**raw, "task": empty}).task is None
+
+
+def test_scheduled_tasks_count_as_a_number_or_a_string() -> None:
+    job = {"id": "a" * 32, "name": "restartInstance", "status": "CANCELLED", "schedule_at": "2026-12-05T01:00:00.000Z"}
+    for count in (2, "2", " 2 "):
+        listed = WireTaskList.from_scheduled({"job_count": count, "jobs": [job, job]})
+        assert listed.task_count == 2 and listed.tasks[0].schedule_at == "2026-12-05T01:00:00.000Z"
+    assert task_from_wire(listed.tasks[0]).schedule_at == "2026-12-05T01:00:00.000Z"
+    assert task_from_wire(WireTask.from_json({"id": "b" * 32})).schedule_at is None
 
 
 @pytest.mark.parametrize("value", ["", "soon", "99999999999999999999999", "-1e3"])
@@ -169,7 +190,29 @@ def test_creation_times_that_are_not_epoch_milliseconds_are_null(value: str) -> 
 
 
 def test_progress_percentage_is_clamped_or_unknown() -> None:
-    assert progress_percentage({"progress_percentage": "63"}) == 63
-    assert progress_percentage({"progress_percentage": 140}) == 100
-    assert progress_percentage({"progress_percentage": None}) is None
-    assert progress_percentage({}) is None
+    assert WireProgress.from_json({"progress_percentage": "63"}).percentage == 63
+    assert WireProgress.from_json({"progress_percentage": 140}).percentage == 100
+    assert WireProgress.from_json({"progress_percentage": None}).percentage is None
+    assert WireProgress.from_json({}).percentage is None
+
+
+def test_progress_steps_read_the_apis_spelling_and_epoch_milliseconds() -> None:
+    raw = {
+        "progress_percentage": 50,
+        "remain_time": "120",
+        "step_list": [
+            {"name": "pre_check", "statue": "COMPLETED", "start_time": 1585618587087, "end_time": 1585618590087},
+            {"name": "broker_expansion", "statue": "IN_PROGRESS", "start_time": 1585618590087, "end_time": 0},
+            {"name": "post_check", "statue": "WAITING", "start_time": 0, "end_time": None},
+            "not a step",
+        ],
+    }
+    progress = progress_from_wire(WireProgress.from_json(raw))
+    assert progress.remain_seconds == 120
+    assert [(s.name, s.status, s.started_at, s.ended_at) for s in progress.steps] == [
+        ("pre_check", "COMPLETED", "2020-03-31T01:36:27.087Z", "2020-03-31T01:36:30.087Z"),
+        ("broker_expansion", "IN_PROGRESS", "2020-03-31T01:36:30.087Z", None),
+        ("post_check", "WAITING", None, None),
+    ]
+    current = progress.current_step()
+    assert current is not None and current.name == "broker_expansion"

@@ -49,7 +49,9 @@ PROPERTY_SETTINGS = settings(
 
 HEX32 = r"[0-9a-f]{32}"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-ALLOWED_PATH = re.compile(rf"^(/v2/{HEX32}/instances(/{UUID}/tasks(/({HEX32}|{UUID})(/progress)?)?)?|/v3/projects)$")
+ALLOWED_PATH = re.compile(
+    rf"^(/v2/{HEX32}/instances(/{UUID}/(scheduled-tasks|tasks(/({HEX32}|{UUID})(/progress)?)?))?|/v3/projects)$"
+)
 AGGREGATES = {
     "all",
     "max_in_flight",
@@ -57,6 +59,7 @@ AGGREGATES = {
     "GET list",
     "GET show",
     "GET progress",
+    "GET scheduled",
     "GET instances",
     "GET projects",
     "iam:projects",
@@ -539,6 +542,7 @@ def check_instances(h: Harness, args: dict[str, Any]) -> None:
             "created_at",
             "region",
             "project_id",
+            "current_task",
         }
         if isinstance(name, str) and name.strip():
             wanted = name.strip().lower()

@@ -15,7 +15,8 @@ from bgtask_mcp.callers import CallerLimiter
 from bgtask_mcp.dms import context
 from bgtask_mcp.dms.errors import APIError, CallerBusy, DeadlineExceeded, TransportError
 from bgtask_mcp.dms.retry import GiveUp, Retry, RetryPolicy, with_retries
-from bgtask_mcp.models import Task, TaskList
+from bgtask_mcp.dms.transport import error_fields
+from bgtask_mcp.models import Progress, Step, Task, TaskList
 from bgtask_mcp.tools.list_tasks import scan
 from bgtask_mcp.tools.wait_task import poll
 
@@ -108,22 +109,28 @@ async def test_a_scan_runs_inside_one_call_budget() -> None:
 async def test_poll_pacing_and_notifications() -> None:
     clock = ManualClock()
     statuses = iter(["CREATED", "EXECUTING", "EXECUTING", "SUCCESS"])
-    percents = iter([0, 30, 30])
-    sent: list[tuple[float, float | None]] = []
+    percents = iter([(0, "WAITING"), (30, "IN_PROGRESS"), (30, "IN_PROGRESS"), (100, "COMPLETED")])
+    sent: list[tuple[float, float | None, str]] = []
 
     async def read() -> TaskList:
         return TaskList.model_construct(task_count=1, tasks=[task(1, next(statuses))], region="r", simulated=False)
 
-    async def progress(_: Task) -> int | None:
-        return next(percents)
+    async def progress(_: Task) -> Progress | None:
+        pct, state = next(percents)
+        step = Step.model_construct(name="broker_expansion", status=state, started_at=None, ended_at=None)
+        return Progress.model_construct(percentage=pct, remain_seconds=None, steps=[step])
 
     async def report(value: float, total: float | None, message: str) -> None:
-        sent.append((value, total))
+        sent.append((value, total, message))
 
     outcome = await poll(read, progress, report, clock, wait_seconds=100, interval=1.0)
     assert outcome.task.status == "SUCCESS" and outcome.polls == 4
     assert clock.sleeps == [1.0, 1.5, 2.25]
-    assert sent == [(0, 100), (30, 100), (100, 100)]  # never repeated, never lower; 100 when finished
+    # never repeated, never lower; 100 when finished
+    assert [(value, total) for value, total, _ in sent] == [(0, 100), (30, 100), (100, 100)]
+    assert "step broker_expansion IN_PROGRESS" in sent[1][2]  # the message names the current step
+    final = outcome.result(100).progress  # read again once finished: the steps as they ended
+    assert final is not None and final.percentage == 100 and final.steps[0].status == "COMPLETED"
 
 
 async def test_poll_ends_at_the_timeout_with_the_last_state() -> None:
@@ -132,7 +139,7 @@ async def test_poll_ends_at_the_timeout_with_the_last_state() -> None:
     async def read() -> TaskList:
         return TaskList.model_construct(task_count=1, tasks=[task(1, "EXECUTING")], region="r", simulated=False)
 
-    async def no_progress(_: Task) -> int | None:
+    async def no_progress(_: Task) -> Progress | None:
         return None
 
     async def report(value: float, total: float | None, message: str) -> None:
@@ -254,3 +261,25 @@ async def test_a_waiting_request_gets_the_next_free_slot() -> None:
         order.append("first")
         released.set()
     assert order == ["first", "second"]
+
+
+# -- error bodies ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {"error_code": "DMS.00404022", "error_msg": "This instance does not exist."},
+            ("DMS.00404022", "This instance does not exist."),
+        ),
+        ({"errorCode": "DMS.10240407", "errorMsg": "too frequent"}, ("DMS.10240407", "too frequent")),
+        ({"code": "APIG.0308", "message": "throttled"}, ("APIG.0308", "throttled")),
+        ({"error": {"code": 401, "title": "Unauthorized", "message": "Unauthorized."}}, ("401", "Unauthorized.")),
+        ({"outer": {"inner": {"error_code": "CTS.0013", "error_msg": "No permission"}}}, ("CTS.0013", "No permission")),
+        ({"error_code": "DMS.00500000"}, ("DMS.00500000", None)),  # half a pair is still shown
+        ({"request_id": "abc"}, (None, None)),
+    ],
+)
+def test_every_error_body_shape_is_read(body: dict[str, Any], expected: tuple[str | None, str | None]) -> None:
+    assert error_fields(body) == expected

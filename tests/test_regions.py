@@ -221,6 +221,7 @@ async def test_status_filters_and_the_answer_is_compact(simulator: Simulator) ->
         "created_at",
         "region",
         "project_id",
+        "current_task",
     }
     assert instance["created_at"].endswith("Z") and instance["project_id"] == data.SIM_PROJECT_ID
     for field in ("192.168.0.11", "vpc-prod", "app-admin", "security_group"):
@@ -239,14 +240,14 @@ async def test_an_engine_that_fails_does_not_hide_the_others(simulator: Simulato
     simulator.faults({"kind": "forbidden", "query_contains": "engine=rocketmq"})
     found = await list_instances(simulator, name="o")
     assert {i["engine"] for i in found["instances"]} == {"kafka", "rabbitmq"}
-    assert "rocketmq instances could not be listed: DMS answered HTTP 403 DMS.00403002" in found["note"]
+    assert "rocketmq instances could not be listed: DMS answered HTTP 403 DMS.00403003" in found["note"]
 
 
 async def test_when_every_engine_fails_the_error_is_the_answer(simulator: Simulator) -> None:
     simulator.faults({"kind": "forbidden", "path_contains": "/instances"})
     async with Client(build_server(load_settings(minimal_env(simulator)))) as client:
         result = await client.call_tool("list_instances", {})
-    assert result.is_error and "DMS.00403002" in text_of(result)
+    assert result.is_error and "DMS.00403003" in text_of(result)
 
 
 async def test_listed_instances_feed_the_completions_of_this_caller(simulator: Simulator) -> None:

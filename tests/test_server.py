@@ -79,8 +79,10 @@ async def test_tools_are_listed_with_annotations_and_schemas(mcp_client: Client)
         "status",
         "created_at",
         "updated_at",
+        "schedule_at",
     ]
     assert "Start time" in task["properties"]["created_at"]["description"]
+    assert list(tools["list_background_tasks"].input_schema["properties"])[7] == "scheduled"
 
 
 async def test_optional_arguments_accept_null_for_the_default(mcp_client: Client) -> None:
@@ -384,9 +386,12 @@ async def test_wait_shows_the_percentage_as_progress_and_returns_success(simulat
             progress_callback=on_progress,
         )
     out = result.structured_content
-    assert out is not None and out["finished"] and out["succeeded"] and out["progress"] == 100
+    assert out is not None and out["finished"] and out["succeeded"] and out["progress"]["percentage"] == 100
+    assert [s["status"] for s in out["progress"]["steps"]] == ["COMPLETED"] * 3  # read again once it ended
     assert [(p, t) for p, t, _ in updates] == [(0, 100), (25, 100), (50, 100), (75, 100), (100, 100)]
     assert "EXECUTING" in (updates[1][2] or "") and "25% done" in (updates[1][2] or "")
+    assert "step pre_check COMPLETED" not in (updates[1][2] or "")
+    assert "step expand IN_PROGRESS" in (updates[2][2] or "")  # 50%: the second of three steps runs
     assert "finished successfully" in (updates[-1][2] or "")
     assert clock.sleeps == [2.0, 3.0, 4.5, 6.75]  # the pause grows by half each read
     assert out["polls"] == 5 and out["waited_seconds"] == pytest.approx(16.25)

@@ -157,7 +157,7 @@ def failures(peer: StdioPeer, simulator: Simulator) -> None:
     assert not retried.get("isError"), text(retried)
     simulator.faults({"kind": "forbidden", "path_contains": "/tasks"})
     forbidden = peer.call("list_background_tasks", instance_id=data.ROCKETMQ.id)
-    assert forbidden["isError"] and "DMS.00403002" in text(forbidden)
+    assert forbidden["isError"] and "DMS.00403003" in text(forbidden)
     simulator.faults()
 
 

@@ -11,6 +11,7 @@ The announcement is tested too: only a client that negotiated the extension sees
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -41,7 +42,7 @@ CHROMIUM_FLAGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disabl
                   "--disable-component-update", "--disable-sync"]  # fmt: skip
 SHOWN = 30_000  # ms: a cap that turns a view that never renders into a failure, not a timing assumption
 KIND = {"SUCCESS": "s-success", "FAILED": "s-failed", "DELETED": "s-deleted", "CANCELLED": "s-cancelled",
-        "CREATED": "s-running", "EXECUTING": "s-running", "ROLLING_BACK": "s-unknown"}  # fmt: skip
+        "CREATED": "s-running", "EXECUTING": "s-running"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,7 @@ async def test_the_timeline_draws_each_task_as_a_bar_coloured_by_status(world: S
                  return [b.dataset.taskId, b.dataset.status, b.className, track.right - bar.right, bar.width]; })"""
         )
         assert {task_id for task_id, *_ in drawn} == set(tasks)
-        assert {"SUCCESS", "FAILED", "ROLLING_BACK"} <= {status for _, status, *_ in drawn}
+        assert {"SUCCESS", "FAILED"} <= {status for _, status, *_ in drawn}
         for task_id, status, classes, gap, width in drawn:
             assert status == tasks[task_id]["status"] and KIND[status] in classes.split()
             assert width >= 6, "a short task is still a visible bar"
@@ -190,6 +191,25 @@ async def test_markup_in_dms_data_is_shown_as_text(world: Simulator) -> None:
         assert await frame.locator("html").evaluate("() => window.pwned === undefined")
 
 
+async def test_planned_tasks_are_drawn_right_of_now(world: Simulator) -> None:
+    async with apps_client(world) as client, browser() as page:
+        view = await open_view(page, client, "list_background_tasks", {"instance_id": data.KAFKA.id, "scheduled": True})
+        planned = view.frame.locator(f'.bar[data-task-id="{data.PLANNED_REASSIGN_ID}"]')
+        await expect(planned).to_have_attribute("data-planned", "true", timeout=SHOWN)
+        await expect(planned).to_have_class(re.compile(r"\bplanned\b"))
+        cancelled = view.frame.locator(f'.bar[data-task-id="{data.CANCELLED_RESTART_ID}"]')
+        now = view.frame.locator(".now").first
+        x = {
+            "planned": (await planned.bounding_box() or {"x": 0.0})["x"],
+            "cancelled": (await cancelled.bounding_box() or {"x": 0.0})["x"],
+            "now": (await now.bounding_box() or {"x": 0.0})["x"],
+        }
+        assert x["cancelled"] < x["now"] < x["planned"], x
+        await expect(view.frame.locator(".dur", has_text="planned")).to_have_count(1)
+        await planned.click()
+        await expect(view.frame.locator(".panel")).to_contain_text("Scheduled for")
+
+
 # -- the task card ----------------------------------------------------------------------------------------
 
 
@@ -199,7 +219,7 @@ async def test_the_task_card_shows_status_who_when_how_long_and_params(world: Si
                                {"instance_id": data.KAFKA.id, "task_id": data.FAILED_TASK_ID})  # fmt: skip
         card = view.frame.locator(".card")
         await expect(card).to_contain_text("changeRetentionPolicy", timeout=SHOWN)
-        await expect(view.frame.locator(".badge")).to_have_text("FAILED")
+        await expect(view.frame.locator(".title .badge")).to_have_text("FAILED")
         for shown in ("ci-deployer", "41.5 s", data.FAILED_TASK_ID, "produce_reject", "time_base", "eu-de"):
             await expect(card).to_contain_text(shown)
         meter = view.frame.locator('[role="progressbar"]')
@@ -214,10 +234,11 @@ async def test_a_wait_shows_the_task_live_then_its_final_percentage(world: Simul
     args = {"instance_id": data.SCRATCH.id, "task_id": task, "timeout_seconds": 30, "poll_interval_seconds": 0.5}
     async with apps_client(world) as client, browser() as page:
         view = await open_view(page, client, "wait_for_background_task", args, serve_tools=True, deliver=False)
-        await expect(view.frame.locator(".badge")).to_have_text("EXECUTING", timeout=SHOWN)  # read by the view
+        await expect(view.frame.locator(".title .badge")).to_have_text("EXECUTING", timeout=SHOWN)  # read by the view
         meter = view.frame.locator('[role="progressbar"]')
-        await expect(meter).to_have_class("progress s-running indeterminate")
-        assert await meter.get_attribute("aria-valuenow") is None  # no percentage yet: no fake one
+        await expect(meter).to_have_class("progress s-running")  # the view's own read brought DMS's 0%
+        await expect(meter).to_have_attribute("aria-valuenow", "0")
+        await expect(view.frame.locator(".steps li")).to_have_count(2)
         calls = await page.evaluate("() => window.fromView.filter(m => m.method === 'tools/call').map(m => m.params)")
         assert calls[0] == {
             "name": "get_background_task",
@@ -226,16 +247,23 @@ async def test_a_wait_shows_the_task_live_then_its_final_percentage(world: Simul
 
         world.steer(task, progress=50)
         waited = wire(await client.call_tool("wait_for_background_task", {**args, "timeout_seconds": 0.5}))
-        assert waited["structuredContent"]["progress"] == 50 and not waited["structuredContent"]["finished"]
+        progress = waited["structuredContent"]["progress"]
+        assert progress["percentage"] == 50 and not waited["structuredContent"]["finished"]
         await page.evaluate("result => window.deliverResult(result)", waited)
         await expect(meter).to_have_attribute("aria-valuenow", "50", timeout=SHOWN)
         await expect(view.frame.locator(".card")).to_contain_text("50% done")
+        steps = view.frame.locator(".steps li")  # the steps as DMS reports them, with their states
+        await expect(steps).to_have_count(2)
+        await expect(steps.nth(0)).to_contain_text("pre_check")
+        await expect(steps.nth(0)).to_contain_text("COMPLETED")
+        await expect(steps.nth(1)).to_contain_text("broker_expansion")
+        await expect(steps.nth(1)).to_contain_text("IN_PROGRESS")
         await screenshot(view, "task-card.png")
 
         world.steer(task, status="SUCCESS", progress=100)
         done = wire(await client.call_tool("wait_for_background_task", args))
         await page.evaluate("result => window.deliverResult(result)", done)
-        await expect(view.frame.locator(".badge")).to_have_text("SUCCESS", timeout=SHOWN)
+        await expect(view.frame.locator(".title .badge")).to_have_text("SUCCESS", timeout=SHOWN)
         await expect(meter).to_have_attribute("aria-valuenow", "100")
         await expect(view.frame.locator(".summary")).to_contain_text("finished successfully")
 
@@ -244,9 +272,12 @@ async def test_a_host_that_cannot_call_tools_is_never_asked(world: Simulator) ->
     task = world.create_task(instance_id=data.SCRATCH.id, manual=True, status="EXECUTING")
     async with apps_client(world) as client, browser() as page:
         view = await open_view(page, client, "get_background_task", {"instance_id": data.SCRATCH.id, "task_id": task})
-        await expect(view.frame.locator(".badge")).to_have_text("EXECUTING", timeout=SHOWN)
+        await expect(view.frame.locator(".title .badge")).to_have_text("EXECUTING", timeout=SHOWN)
         sent = await page.evaluate("() => window.fromView.map(m => m.method)")
         assert sent[:2] == ["ui/initialize", "ui/notifications/initialized"] and "tools/call" not in sent
+        meter = view.frame.locator('[role="progressbar"]')  # DMS reports no percentage for it: none is made up
+        await expect(meter).to_have_class("progress s-running indeterminate")
+        assert await meter.get_attribute("aria-valuenow") is None
 
 
 # -- who is told about the views --------------------------------------------------------------------------

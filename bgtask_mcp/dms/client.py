@@ -3,7 +3,8 @@
 Knows HTTP, IAM and DMS, nothing of MCP. Every call runs inside one call budget (``context.call_scope``):
 one deadline for all its attempts, their backoff and any IAM request; a retry that could not finish in time
 is not started. Ids are checked against the formats DMS accepts, so no request ever leaves for another path:
-only ``GET /v2/{project}/instances[...]`` and the IAM project lookup or login are ever sent.
+only the GETs of ``_TEMPLATES`` (tasks, scheduled tasks, progress, instances) and the IAM project lookup or
+login are ever sent.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from bgtask_mcp.dms.iam import (
 )
 from bgtask_mcp.dms.retry import RetryPolicy, with_retries
 from bgtask_mcp.dms.transport import Reply, Transport
-from bgtask_mcp.dms.wire import WireInstanceList, WireTaskList, progress_percentage
+from bgtask_mcp.dms.wire import WireInstanceList, WireProgress, WireTaskList
 from bgtask_mcp.redaction import get_logger
 from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry, dms_span
+from bgtask_mcp.vocabulary import PROGRESS_ENGINES
 
 log = get_logger("bgtask_mcp.dms")
 
@@ -99,6 +101,7 @@ class DMSClient:
             self._projects[cloud.region or ""] = ids.project_id(cloud.project_id)
         self._project_locks: dict[str, anyio.Lock] = {}
         self._engines: dict[tuple[str, str], str] = {}  # (region, instance) -> engine, from list_instances
+        self._no_progress: set[tuple[str, str]] = set()  # instances whose progress endpoint does not exist
         self.project_lookups = 0
 
     async def aclose(self) -> None:
@@ -185,7 +188,7 @@ class DMSClient:
         """ShowBackgroundTask. Raises ``TaskNotFound`` when DMS answers with an empty envelope."""
         path = f"{self._tasks_path(project, instance)}/{ids.task_id(task)}"
         reply = await self._get("ShowBackgroundTask", region, instance, path, [], project, too_large=_LARGE_TASK)
-        result = WireTaskList.from_json(reply.json_object(self.endpoints.dms(region)))
+        result = WireTaskList.from_json(reply.json_object(self.endpoints.dms(region)), simulated=reply.simulated)
         if not result.tasks:
             raise TaskNotFound(ids.task_id(task), ids.instance_id(instance), reply.request_id)
         return result
@@ -207,18 +210,46 @@ class DMSClient:
         reply = await self._get(
             "ListBackgroundTasks", region, instance, self._tasks_path(project, instance), query, project
         )
-        return WireTaskList.from_json(reply.json_object(self.endpoints.dms(region)))
+        return WireTaskList.from_json(reply.json_object(self.endpoints.dms(region)), simulated=reply.simulated)
 
-    async def task_progress(self, region: str, project: str, instance: str, task: str) -> int | None:
-        """ShowBackgroundTaskProgress (scale-out tasks only): read once, never retried; None when there is none."""
+    async def list_scheduled_tasks(
+        self,
+        region: str,
+        project: str,
+        instance: str,
+        *,
+        start: int = 1,
+        limit: int = 10,
+        begin_time: str | None = None,
+        end_time: str | None = None,
+    ) -> WireTaskList:
+        """ListScheduledTasks: one page of the instance's scheduled tasks (``job_count`` read as the total)."""
+        query = [("start", str(start)), ("limit", str(limit))]
+        query += [(k, v) for k, v in (("begin_time", begin_time), ("end_time", end_time)) if v]
+        path = f"/v2/{ids.project_id(project)}/instances/{ids.instance_id(instance)}/scheduled-tasks"
+        reply = await self._get("ListScheduledTasks", region, instance, path, query, project)
+        return WireTaskList.from_scheduled(reply.json_object(self.endpoints.dms(region)), simulated=reply.simulated)
+
+    def engine_of(self, region: str, instance: str) -> str | None:
+        """The instance's engine, when a list_instances answer named it."""
+        return self._engines.get((region, instance.lower()))
+
+    async def task_progress(self, region: str, project: str, instance: str, task: str) -> WireProgress | None:
+        """ShowBackgroundTaskProgress (Kafka and RocketMQ; scale-out tasks): read once, never retried; None when
+        the engine has no such endpoint or the task has no progress."""
+        key = (region, instance.lower())
+        if key in self._no_progress or self.engine_of(region, instance) not in (None, *PROGRESS_ENGINES):
+            return None  # RabbitMQ has no progress endpoint: never asked once its engine is known
         path = f"{self._tasks_path(project, instance)}/{ids.task_id(task)}/progress"
         try:
             reply = await self._get("ShowBackgroundTaskProgress", region, instance, path, [], project, attempts=1)
         except APIError as exc:
-            if exc.status in (400, 404):
+            if exc.status in (400, 404) and not exc.retryable:
+                if exc.error_code == "DMS.00404001":  # no such endpoint for this instance: not asked again
+                    self._no_progress.add(key)
                 return None
             raise
-        return progress_percentage(reply.json_object(self.endpoints.dms(region)))
+        return WireProgress.from_json(reply.json_object(self.endpoints.dms(region)))
 
     async def list_instances(
         self,
@@ -231,12 +262,14 @@ class DMSClient:
         offset: int = 0,
         limit: int = 50,
     ) -> WireInstanceList:
-        """ListInstances of one engine: one page (``offset`` from 0, ``limit`` 1..50)."""
-        query = [("engine", engine), ("offset", str(offset)), ("limit", str(limit))]
+        """ListInstances of one engine: one page (``offset`` from 0, ``limit`` 1..50), instances that failed to be
+        created included (the API hides them without ``include_failure=true``)."""
+        query = [("engine", engine), ("offset", str(offset)), ("limit", str(limit)), ("include_failure", "true")]
         query += [(k, v) for k, v in (("name", name), ("status", status)) if v]
         path = f"/v2/{ids.project_id(project)}/instances"
         reply = await self._get("ListInstances", region, None, path, query, project, engine=engine)
-        result = WireInstanceList.from_json(reply.json_object(self.endpoints.dms(region, engine)))
+        raw = reply.json_object(self.endpoints.dms(region, engine))
+        result = WireInstanceList.from_json(raw, simulated=reply.simulated)
         for instance in result.instances:
             if ids.INSTANCE.matches(instance.instance_id.lower()):
                 self._engines[(region, instance.instance_id.lower())] = engine
@@ -381,6 +414,7 @@ _TEMPLATES = {
     "ShowBackgroundTask": _TASKS + "/{task_id}",
     "ListBackgroundTasks": _TASKS,
     "ShowBackgroundTaskProgress": _TASKS + "/{task_id}/progress",
+    "ListScheduledTasks": "/v2/{project_id}/instances/{instance_id}/scheduled-tasks",
     "ListInstances": "/v2/{project_id}/instances",
 }
 

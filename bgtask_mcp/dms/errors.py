@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bgtask_mcp import facts
+
 
 class DMSError(Exception):
     """Base of every failure the DMS client raises. ``describe()`` is text a person can act on."""
@@ -127,44 +129,6 @@ def _attempt_notes(attempts: int, note: str | None) -> str:
     return "; ".join(parts)
 
 
-# error code -> next step, from the DMS and API gateway error tables
-_HINTS: dict[str, str] = {
-    "DMS.00400002": "check the project id (32 hex characters, from the console's My Credentials page)",
-    "DMS.10240005": "check the project id (32 hex characters, from the console's My Credentials page)",
-    "DMS.00400030": "check the instance id (a UUID, from the instance's Basic Information page)",
-    "DMS.00400061": "check the instance id (a UUID, from the instance's Basic Information page)",
-    "DMS.00400070": "check the task id (32 hex characters or a job_id UUID)",
-    "DMS.00400001": "check the paging and time-window arguments",
-    "DMS.00400017": "another background task of this instance is still running; wait for it to finish",
-    "APIG.0201": "the request was malformed; check the IAM endpoint (BGTASK_IAM_ENDPOINT ends with /v3)",
-    "APIG.0301": "the access key / secret key or token is wrong, or the local clock is off by more than 15 minutes; "
-    "check BGTASK_ACCESS_KEY/BGTASK_SECRET_KEY and the clock. Do not retry blindly: five failures lock the key "
-    "for five minutes",
-    "APIG.0303": "the signature was refused; check the credentials and the local clock",
-    "APIG.0307": "the token has expired or was revoked; obtain a new IAM token (or use AK/SK)",
-    "DMS.10240101": "the token is invalid; obtain a new IAM token",
-    "DMS.10240102": "the token has expired; obtain a new IAM token",
-    "DMS.10240103": "no token was sent; configure credentials",
-    "DMS.10240104": "the token belongs to another project; use a token scoped to this project",
-    "DMS.00403002": "the IAM user lacks dms:instance:getBackgroundTask; "
-    "ask an administrator for the DMS ReadOnlyAccess policy",
-    "DMS.00403003": "the account is frozen or restricted; check the account status in the console",
-    "DMS.10240306": "the account is restricted; check the account status in the console",
-    "DMS.10240309": "the account is restricted; check the account status in the console",
-    "DMS.10240312": "the account is restricted; check the account status in the console",
-    "APIG.0302": "access is denied by IAM policy or IP allow-list; check the user's permissions",
-    "DMS.00404022": "the instance does not exist in this project and region; check the region (every tool takes "
-    "region=...), or find the instance by name with list_instances",
-    "DMS.00404001": "the URL does not exist; check the endpoint and region",
-    "DMS.10240406": "the URL does not exist; check the endpoint and region",
-    "APIG.0101": "the API does not exist at this endpoint; check BGTASK_ENDPOINT / BGTASK_REGION",
-    "DMS.10240407": "DMS is throttling requests; wait a few seconds and try again",
-    "APIG.0308": "the API gateway is throttling requests; wait a few seconds and try again",
-    "DMS.00500000": "DMS had an internal error; retry later and report the request id to support if it persists",
-    "DMS.111501025": "DMS is busy; retry in a few seconds",
-    "APIG.0613": "IAM is unavailable; retry in a few seconds",
-}
-
 _STATUS_HINTS: dict[int, str] = {
     400: "check the ids and parameters",
     401: "check the credentials (and the local clock for AK/SK)",
@@ -179,9 +143,18 @@ _NOT_JSON_HINT = (
     "BGTASK_ENDPOINT) is answering instead of DMS: check the endpoint and proxy settings, and report the request id"
 )
 
-RETRYABLE_CODES = frozenset({"APIG.0308", "DMS.10240407", "DMS.111501025", "APIG.0613", "DMS.00500000"})
 # Statuses that are never retried, whatever the code says (a 401 retried five times locks the key).
 NEVER_RETRIED_STATUSES = frozenset({400, 401, 403})
+
+
+def _gateway_code(code: str | None) -> str:
+    """Huawei Cloud's gateway answers ``APIGW.0301`` where Open Telekom Cloud documents ``APIG.0301``."""
+    return (code or "").replace("APIGW.", "APIG.", 1)
+
+
+def advice_for(code: str | None) -> facts.Advice | None:
+    """What to do about a code, from the advice table."""
+    return facts.advice().get(_gateway_code(code))
 
 
 @dataclass
@@ -207,14 +180,24 @@ class APIError(DMSError):
     def retryable(self) -> bool:  # type: ignore[override]
         if self.status in NEVER_RETRIED_STATUSES:
             return False
-        if self.error_code in RETRYABLE_CODES:
+        known = advice_for(self.error_code)
+        if known is not None and known.retry:
             return True  # includes DMS.10240407, flow control answered as 404
         return self.status == 429 or self.status >= 500
 
     @property
+    def meaning(self) -> str | None:
+        """The documented message of this code, when DMS's own text differs from it (else None)."""
+        known = facts.error_codes().get(_gateway_code(self.error_code))
+        if known is None or (self.error_msg or "").strip().rstrip(".") == known.message.rstrip("."):
+            return None
+        return known.message
+
+    @property
     def hint(self) -> str:
-        if self.error_code and self.error_code in _HINTS:
-            return _HINTS[self.error_code]
+        known = advice_for(self.error_code)
+        if known is not None:
+            return known.next_step
         if self.status < 400:
             return _NOT_JSON_HINT
         if self.status >= 500:
@@ -224,6 +207,8 @@ class APIError(DMSError):
     def describe(self) -> str:
         code = self.error_code or "no error code"
         msg = self.error_msg or "no error message"
+        if self.meaning:
+            msg += f" (documented as: {self.meaning})"
         rid = self.request_id or "none"
         notes = _attempt_notes(self.attempts, self.note)
         notes = f"; {notes}" if notes else ""

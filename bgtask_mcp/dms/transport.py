@@ -39,6 +39,11 @@ class Reply:
     body: bytes
     request_id: str | None
 
+    @property
+    def simulated(self) -> bool:
+        """True when the embedded simulator answered (it says so in a header; the body is the API's own)."""
+        return self.headers.get("X-Dms-Simulator") == "1"
+
     def json_object(self, endpoint: str) -> dict[str, Any]:
         """The body as a JSON object, or an ``APIError`` saying that something else answered."""
         try:
@@ -226,8 +231,7 @@ def parse_error(status: int, headers: httpx2.Headers, body: bytes, request_id: s
             msg = f"{kind}, content type {headers.get('Content-Type') or 'unknown'}"
         else:
             if isinstance(data, dict):
-                code = _text(data.get("error_code") or data.get("code"))
-                msg = _text(data.get("error_msg") or data.get("message"))
+                code, msg = error_fields(data)
                 request_id = request_id or _text(data.get("request_id"))
             else:
                 msg = "a JSON body that is not an error object"
@@ -239,6 +243,29 @@ def parse_error(status: int, headers: httpx2.Headers, body: bytes, request_id: s
         endpoint=endpoint,
         retry_after=parse_retry_after(headers.get("Retry-After")),
     )
+
+
+# The body shapes DMS, its gateway and IAM use, in the order the official SDK's exception handler tries them.
+ERROR_SHAPES = (("error_code", "error_msg"), ("errorCode", "errorMsg"), ("code", "message"))
+MAX_ERROR_DEPTH = 4
+
+
+def error_fields(body: dict[str, Any], depth: int = 0) -> tuple[str | None, str | None]:
+    """The code and message of an error body: a known pair of keys at this level, else the first nested
+    object that has one (IAM answers ``{"error": {"code": 401, "message": ...}}``)."""
+    for code_key, msg_key in ERROR_SHAPES:
+        if code_key in body and msg_key in body:
+            return _text(body[code_key]), _text(body[msg_key])
+    if depth < MAX_ERROR_DEPTH:
+        for value in body.values():
+            if isinstance(value, dict):
+                found = error_fields(value, depth + 1)
+                if found != (None, None):
+                    return found
+    for code_key, msg_key in ERROR_SHAPES:  # half a pair is still worth showing
+        if body.get(code_key) is not None or body.get(msg_key) is not None:
+            return _text(body.get(code_key)), _text(body.get(msg_key))
+    return None, None
 
 
 def _text(value: object) -> str | None:

@@ -2,7 +2,8 @@
 epoch milliseconds). Decoding, masking and typing happen above the client, in ``models``.
 
 The constructors are lenient: a field of an unexpected type becomes its text, a missing one empty, so an odd
-answer is still shown rather than refused.
+answer is still shown rather than refused. Whether an answer came from the embedded simulator is said by the
+simulator's response header, passed in by the client: the bodies carry only the API's own fields.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class WireTask:
     status: str
     created_at: str
     updated_at: str
+    schedule_at: str | None = None  # scheduled tasks only: when the task is (or was) due to run
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> WireTask:
@@ -52,6 +54,7 @@ class WireTask:
             status=_text(raw, "status"),
             created_at=_text(raw, "created_at"),
             updated_at=_text(raw, "updated_at"),
+            schedule_at=_text(raw, "schedule_at") or None,
         )
 
 
@@ -62,9 +65,30 @@ class WireTaskList:
     simulated: bool = False
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> WireTaskList:
+    def from_json(cls, raw: dict[str, Any], *, simulated: bool = False) -> WireTaskList:
         tasks = tuple(WireTask.from_json(t) for t in _objects(raw, "tasks"))
-        return cls(_count(raw.get("task_count"), len(tasks)), tasks, raw.get("simulated") is True)
+        return cls(_count(raw.get("task_count"), len(tasks)), tasks, simulated)
+
+    @classmethod
+    def from_scheduled(cls, raw: dict[str, Any], *, simulated: bool = False) -> WireTaskList:
+        """ListScheduledTasks: ``job_count`` (a number in the SDK model, a string in the OTC table) and ``jobs``."""
+        jobs = tuple(WireTask.from_json(t) for t in _objects(raw, "jobs"))
+        return cls(_count(raw.get("job_count"), len(jobs)), jobs, simulated)
+
+
+@dataclass(frozen=True)
+class WireInstanceTask:
+    """The task an instance record names while one runs: ``{"name", "status", "created_at"}``."""
+
+    name: str
+    status: str
+    created_at: str
+
+    @classmethod
+    def from_json(cls, raw: object) -> WireInstanceTask | None:
+        if not isinstance(raw, dict) or not any(raw.get(key) for key in ("name", "status")):
+            return None
+        return cls(_text(raw, "name"), _text(raw, "status"), _text(raw, "created_at"))
 
 
 @dataclass(frozen=True)
@@ -79,10 +103,12 @@ class WireInstance:
     type: str
     specification: str
     created_at: str  # epoch milliseconds, as a string
+    task: WireInstanceTask | None = None
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> WireInstance:
-        return cls(**{name: _text(raw, name) for name in cls.__dataclass_fields__})
+        texts = {name: _text(raw, name) for name in cls.__dataclass_fields__ if name != "task"}
+        return cls(**texts, task=WireInstanceTask.from_json(raw.get("task")))
 
 
 @dataclass(frozen=True)
@@ -92,14 +118,47 @@ class WireInstanceList:
     simulated: bool = False
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> WireInstanceList:
+    def from_json(cls, raw: dict[str, Any], *, simulated: bool = False) -> WireInstanceList:
         instances = tuple(WireInstance.from_json(i) for i in _objects(raw, "instances"))
-        return cls(_count(raw.get("instance_num"), len(instances)), instances, raw.get("simulated") is True)
+        return cls(_count(raw.get("instance_num"), len(instances)), instances, simulated)
 
 
-def progress_percentage(raw: dict[str, Any]) -> int | None:
-    """ShowBackgroundTaskProgress's ``progress_percentage`` (0..100), or None when it is not a number."""
+def _number(raw: object) -> int | None:
     try:
-        return max(0, min(100, int(str(raw.get("progress_percentage")))))
-    except (TypeError, ValueError):
+        return int(float(str(raw).strip())) if raw is not None and not isinstance(raw, bool) else None
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+@dataclass(frozen=True)
+class WireStep:
+    """One step of a task's progress: ``statue`` (the API's spelling) and epoch-millisecond times, 0 = not yet."""
+
+    name: str
+    status: str
+    start_ms: int | None
+    end_ms: int | None
+
+
+@dataclass(frozen=True)
+class WireProgress:
+    """ShowBackgroundTaskProgress: ``progress_percentage`` (0..100), ``remain_time`` (seconds) and ``step_list``."""
+
+    percentage: int | None
+    remain_seconds: int | None
+    steps: tuple[WireStep, ...]
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> WireProgress:
+        pct = _number(raw.get("progress_percentage"))
+        steps = tuple(
+            WireStep(
+                _text(s, "name"),
+                _text(s, "statue") or _text(s, "status"),
+                _number(s.get("start_time")),
+                _number(s.get("end_time")),
+            )
+            for s in _objects(raw, "step_list")
+        )
+        remain = _number(raw.get("remain_time"))
+        return cls(None if pct is None else max(0, min(100, pct)), None if remain is None else max(0, remain), steps)

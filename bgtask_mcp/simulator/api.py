@@ -1,6 +1,7 @@
-"""The DMS API the simulator speaks: background tasks (show, list, delete, progress), ListInstances, and the
-two IAM calls the server makes (project lookup, password login). Each region is served on a port of its own,
-as each region has an endpoint of its own in the cloud; IAM answers on every port."""
+"""The DMS API the simulator speaks: background tasks (show, list, delete, progress), scheduled tasks,
+ListInstances, and the two IAM calls the server makes (project lookup, password login). Each region is served on
+a port of its own, as each region has an endpoint of its own in the cloud; IAM answers on every port. Every error
+is a documented code with its documented status and message (``responses.error``)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ class Api:
             Route(base + "/{task_id}", self.show, methods=["GET"]),
             Route(base + "/{task_id}", self.delete, methods=["DELETE"]),
             Route(base + "/{task_id}/progress", self.progress, methods=["GET"]),
+            Route("/v2/{project_id}/instances/{instance_id}/scheduled-tasks", self.scheduled, methods=["GET"]),
             Route("/v2/{project_id}/instances", self.instances, methods=["GET"]),
             Route("/v3/projects", self.projects, methods=["GET"]),
             Route("/v3/auth/tokens", self.login, methods=["POST"]),
@@ -59,14 +61,14 @@ class Api:
         try:
             scoped = self.gateway.caller_project(request, await request.body())
         except Refused as refused:
-            return error(refused.status, refused.code, refused.message, gateway=True)
+            return error(refused.code, gateway=True, detail=refused.detail)
         if not ids.HEX32.fullmatch(project):
-            return error(400, "DMS.00400002", "The project ID format is invalid.")
+            return error("DMS.00400002")
         header = request.headers.get("X-Project-Id")
         if (header and header != project) or (scoped and scoped != project):
-            return error(401, "DMS.10240104", "The project ID in the token does not match the project ID in the URL.")
+            return error("DMS.10240104")
         if project != self.region(request).project_id:
-            return error(400, "DMS.00400002", "The project ID is invalid in this region.")
+            return error("DMS.00400002")
         return None
 
     async def _instance_route(self, request: Request) -> Response | data.Instance:
@@ -75,29 +77,36 @@ class Api:
             return denied
         instance_id = request.path_params["instance_id"]
         if not ids.UUID.fullmatch(instance_id):
-            return error(400, "DMS.00400030", "The instance ID format is invalid.")
+            return error("DMS.00400030")
         instance = self.state.instance(self.region(request).name, instance_id)
         if instance is None:
-            return error(404, "DMS.00404022", "This instance does not exist.")
+            return error("DMS.00404022")
         return instance
+
+    async def _tasks_route(self, request: Request) -> Response | data.Instance:
+        """An instance whose /tasks API exists (OTC documents only scheduled-tasks for RocketMQ)."""
+        found = await self._instance_route(request)
+        if isinstance(found, data.Instance) and not found.tasks_api:
+            return error("DMS.00404001")
+        return found
 
     def _task(self, request: Request, instance: data.Instance) -> data.SimTask | None:
         task = self.state.tasks.get(request.path_params["task_id"])
         return task if task is not None and task.instance_id == instance.id else None
 
     async def show(self, request: Request) -> Response:
-        found = await self._instance_route(request)
+        found = await self._tasks_route(request)
         if isinstance(found, Response):
             return found
         if not ids.TASK.matches(request.path_params["task_id"]):
-            return error(400, "DMS.00400070", "The task ID format is invalid.")
+            return error("DMS.00400070")
         task = self._task(request, found)
         if task is None:
             return ok({"task_count": "0", "tasks": []})
         return ok({"task_count": "1", "tasks": [self.state.wire(task, time.time())]})
 
     async def listing(self, request: Request) -> Response:
-        found = await self._instance_route(request)
+        found = await self._tasks_route(request)
         if isinstance(found, Response):
             return found
         window = _list_query(request.query_params)
@@ -117,33 +126,52 @@ class Api:
         return ok({"task_count": str(len(chosen)), "tasks": [self.state.wire(t, now) for t in page]})
 
     async def delete(self, request: Request) -> Response:
-        found = await self._instance_route(request)
+        found = await self._tasks_route(request)
         if isinstance(found, Response):
             return found
         task = self._task(request, found)
         if task is None:
-            return error(404, "DMS.00404001", "The task does not exist.")
+            return error("DMS.00404001")
         if self.state.status_of(task, time.time()) in ("CREATED", "EXECUTING"):
-            return error(400, "DMS.00400017", "A background task of this instance is still running.")
+            return error("DMS.00400017")
         del self.state.tasks[task.id]
         return Response(status_code=204, headers={"X-Request-Id": uuid.uuid4().hex})
 
     async def progress(self, request: Request) -> Response:
+        found = await self._tasks_route(request)
+        if isinstance(found, Response):
+            return found
+        if found.engine == "rabbitmq":  # RabbitMQ documents no progress endpoint
+            return error("DMS.00404001")
+        task = self._task(request, found)
+        if task is None or not task.progress_steps:
+            return error("DMS.00400800")  # undocumented case: see docs/fidelity.md
+        now = time.time()
+        pct = self.state.progress_of(task, now)
+        remain = 0 if pct >= 100 else max(0, int(self.state.runs_from(task) + task.duration - now))
+        return ok({"progress_percentage": pct, "remain_time": remain, "step_list": self.state.steps(task, now)})
+
+    async def scheduled(self, request: Request) -> Response:
+        """ListScheduledTasks: ``job_count`` and ``jobs`` (each a task plus ``schedule_at``), latest schedule first;
+        ``begin_time``/``end_time`` bound ``schedule_at``."""
         found = await self._instance_route(request)
         if isinstance(found, Response):
             return found
-        task = self._task(request, found)
-        if task is None or not task.progress_steps:
-            return error(400, "DMS.00400070", "The progress can be queried only during Kafka capacity expansion.")
+        window = _list_query(request.query_params)
+        if isinstance(window, Response):
+            return window
+        start, limit, begin, end = window
         now = time.time()
-        pct = self.state.progress_of(task, now)
-        done = len(task.progress_steps) * pct // 100
-        steps = [
-            {"name": name, "statue": "COMPLETED" if i < done else ("IN_PROGRESS" if i == done else "WAITING")}
-            for i, name in enumerate(task.progress_steps)
+        chosen = [
+            j
+            for j in self.state.scheduled.values()
+            if j.instance_id == found.id
+            and (begin is None or self.state.runs_from(j) >= begin)
+            and (end is None or self.state.runs_from(j) <= end)
         ]
-        remain = max(0, int(self.state.started + task.created + task.duration - now))
-        return ok({"progress_percentage": pct, "remain_time": remain, "step_list": steps})
+        chosen.sort(key=self.state.runs_from, reverse=True)
+        page = chosen[start - 1 : start - 1 + limit]
+        return ok({"job_count": len(chosen), "jobs": [self.state.wire(j, now) for j in page]})
 
     async def instances(self, request: Request) -> Response:
         denied = await self._authorised(request)
@@ -155,23 +183,41 @@ class Api:
         try:
             offset, limit = int(query.get("offset", "0")), int(query.get("limit", "10"))
         except ValueError:
-            return error(400, "DMS.00400001", "Invalid parameter: offset and limit must be integers.")
-        if engine not in ("kafka", "rabbitmq", "rocketmq") or offset < 0 or not 1 <= limit <= 50:
-            return error(400, "DMS.00400001", "Invalid parameter: engine is required; offset >= 0; limit 1 to 50.")
+            return error("DMS.00400800")
+        if engine not in ("kafka", "rabbitmq", "rocketmq") or offset < 0:
+            return error("DMS.00400800")
+        if not 1 <= limit <= 50:
+            return error("DMS.10240042")
         chosen = [i for i in self.state.instances(self.region(request).name) if i.engine == engine]
+        if query.get("include_failure") != "true":
+            chosen = [i for i in chosen if i.status != "CREATEFAILED"]
         if query.get("name"):
             chosen = [i for i in chosen if query["name"] in i.name]  # the API's fuzzy match: case-sensitive
         if query.get("status"):
             chosen = [i for i in chosen if i.status == query["status"]]
-        page = [data.instance_wire(i, self.state.started) for i in chosen[offset : offset + limit]]
+        if offset and offset >= len(chosen):
+            return error("DMS.40050010")
+        now = time.time()
+        page = [self._instance_record(i, now) for i in chosen[offset : offset + limit]]
         return ok({"instances": page, "instance_num": len(chosen)})
+
+    def _instance_record(self, instance: data.Instance, now: float) -> dict[str, Any]:
+        record = data.instance_wire(instance, self.state.started)
+        running = self.state.running_task(instance, now)
+        if running is not None:
+            record["task"] = {
+                "name": running.name,
+                "status": self.state.status_of(running, now),
+                "created_at": str(int((self.state.started + running.created) * 1000)),
+            }
+        return record
 
     async def projects(self, request: Request) -> Response:
         """IAM KeystoneListProjects, signed with AK/SK (or a token), filtered by name."""
         try:
             self.gateway.caller_project(request, await request.body())
         except Refused as refused:
-            return error(refused.status, refused.code, refused.message, gateway=True)
+            return error(refused.code, gateway=True, detail=refused.detail)
         name = request.query_params.get("name")
         self.state.requests["iam:projects"] += 1
         found = [
@@ -191,14 +237,12 @@ class Api:
             password_ok = hmac.compare_digest(str(user["password"]).encode(), data.SIM_IAM_PASSWORD.encode())
             good = user["name"] == data.SIM_IAM_USER and user["domain"]["name"] == data.SIM_IAM_DOMAIN and password_ok
         except (ValueError, KeyError, TypeError):
-            return error(400, "APIG.0201", "Request body is invalid.", gateway=True)
+            return error("APIG.0201", gateway=True)
         if not good:
-            return error(
-                401, "APIG.0301", "Incorrect IAM authentication information: wrong user or password", gateway=True
-            )
+            return error("APIG.0301", gateway=True)
         project = _scoped_project(scope)
         if project is None:
-            return error(400, "IAM.0010", "The project in the scope does not exist.", gateway=True)
+            return error("APIG.0201", gateway=True)
         return self._issue(project)
 
     def _issue(self, project: tuple[str, str]) -> Response:
@@ -234,14 +278,16 @@ def _list_query(query: Mapping[str, str]) -> Response | tuple[int, int, float | 
     try:
         start, limit = int(query.get("start", "1")), int(query.get("limit", "10"))
     except ValueError:
-        return error(400, "DMS.00400001", "Invalid parameter: start and limit must be integers.")
-    if start < 1 or not 1 <= limit <= 100:
-        return error(400, "DMS.00400001", "Invalid parameter: start must be >= 1 and limit between 1 and 100.")
+        return error("DMS.00400800")
+    if start < 1 or limit < 1:
+        return error("DMS.00400800")
+    if limit > 100:
+        return error("DMS.10240042")
     bounds: list[float | None] = []
     for name in ("begin_time", "end_time"):
         value = query.get(name)
         try:
             bounds.append(None if value is None else _dms_time(value) if len(value) == 14 else _not_a_time())
         except ValueError:
-            return error(400, "DMS.00400001", "Invalid parameter: begin_time/end_time must be yyyyMMddHHmmss.")
+            return error("DMS.00400142")
     return start, limit, bounds[0], bounds[1]

@@ -34,6 +34,11 @@ class Refused(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
+    @property
+    def detail(self) -> str | None:
+        """What the gateway adds after its documented message ("...: access key locked")."""
+        return self.message.partition(": ")[2] or None
+
 
 def _encode(text: str) -> str:
     return quote(text, safe=UNRESERVED)

@@ -59,6 +59,7 @@ class Instance:
     specification: str = "100MB"
     status: str = "RUNNING"
     created: float = -90 * DAY  # seconds relative to the simulator's start
+    tasks_api: bool = True  # False: /tasks answers 404 DMS.00404001 (OTC documents only scheduled-tasks for RocketMQ)
 
 
 KAFKA = Instance("6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b", "prod-events", "kafka", specification="300MB")
@@ -75,12 +76,19 @@ SCRATCH = Instance("0e1d2c3b-4a59-4867-9d5e-4f3a2b1c0d9e", "scratch-events", "ka
 NL_EVENTS = Instance("8f7e6d5c-4b3a-4a29-98f7-7d6c5b4a3928", "prod-events", "kafka", "eu-nl", specification="300MB")
 NL_ANALYTICS = Instance("1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", "analytics-stream", "kafka", "eu-nl")
 NL_BILLING = Instance("3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f", "billing-mq", "rabbitmq", "eu-nl", "3.8.35")
+# RocketMQ as OTC documents it: scheduled-tasks only, no /tasks API
+NL_ROCKET = Instance("6a5b4c3d-2e1f-4a0b-9c8d-7e6f5a4b3c2d", "nl-payments-rocket", "rocketmq", "eu-nl", "4.8.0",
+                     specification="c6.4u8g.cluster", tasks_api=False)  # fmt: skip
+# an instance that failed to be created: ListInstances shows it only with include_failure=true
+STAGING = Instance("d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6", "events-staging", "kafka", status="CREATEFAILED",
+                   created=-3 * HOUR)  # fmt: skip
 # a busy account: more instances than one page of 50
 CH2_TENANTS = tuple(
     Instance(f"c2000000-0000-4000-8000-{i:012d}", f"tenant-{i:03d}-events", "kafka", "eu-ch2") for i in range(1, 121)
 )
 INSTANCES: tuple[Instance, ...] = (
-    KAFKA, RABBITMQ, ROCKETMQ, ARCHIVE, MIRROR, LEGACY, SCRATCH, NL_EVENTS, NL_ANALYTICS, NL_BILLING, *CH2_TENANTS,
+    KAFKA, RABBITMQ, ROCKETMQ, ARCHIVE, MIRROR, LEGACY, SCRATCH, STAGING,
+    NL_EVENTS, NL_ANALYTICS, NL_BILLING, NL_ROCKET, *CH2_TENANTS,
 )  # fmt: skip
 
 USERS = {
@@ -107,6 +115,7 @@ class SimTask:
     live: bool = False
     progress_steps: list[str] = field(default_factory=list)
     manual: dict[str, Any] | None = None  # a task whose status and progress tests set by hand
+    schedule: float | None = None  # scheduled tasks: when it runs, relative to the simulator's start
 
     @property
     def project_id(self) -> str:
@@ -128,6 +137,13 @@ FAILED_TASK_ID = task_id("prod-events/changeRetentionPolicy")
 LIVE_RESIZE_ID = task_id("prod-events/resize-live")
 PASSWORD_TASK_ID = task_id("prod-events/password")
 NL_BIND_ID = task_id("nl/prod-events/bind")
+PLANNED_REASSIGN_ID = task_id("prod-events/scheduled/reassign")
+CANCELLED_RESTART_ID = task_id("prod-events/scheduledRestart")
+NL_ROCKET_PLANNED_ID = task_id("nl/rocket/planned")
+NL_RESIZE_FAILED_ID = task_id("nl/analytics/resize")
+ROCKET_RESIZE_ID = task_id("rocket/resize")
+RABBIT_PLANNED_ID = task_id("orders-mq/scheduled/restart")
+SCALE_OUT_STEPS = ["pre_check", "broker_expansion", "disk_expansion", "post_check"]
 
 # Secrets in every shape masking must catch: each is a marker that must never appear in anything the server
 # emits (tests search every result, log line and error text of the whole suite for them).
@@ -191,16 +207,15 @@ def seed_tasks() -> list[SimTask]:
                 '{"user_name":"app-producer","new_password":"Sup3r-S3cret!","sasl.jaas.config":'
                 '"org.apache.kafka.common.security.plain.PlainLoginModule required username=\\"app\\" '
                 'password=\\"x\\";"}', created=-50 * HOUR, final_status="SUCCESS"),
-        _task("prod-events/scheduledRestart", k, "restartInstance", "ops-alice", "", -4 * DAY, "CANCELLED"),
         _task("prod-events/ssl", k, "sslSwitch", "paas_dms",
               '{"ssl_enable":true,"note":"Änderung für Kunden — テスト"}', -9 * DAY, "SUCCESS"),
         _task("prod-events/reassign", k, "partitionReassign", "ci-deployer",
               '{"reassignments":[{"topic":"orders","brokers":[0,1,2],"replication_factor":3}],"throttle":-1}',
-              -12 * HOUR, "ROLLING_BACK"),  # a status this product has never seen: kept verbatim
+              -12 * HOUR, "FAILED", duration=900.0),
         SimTask(LIVE_RESIZE_ID, k.id, "resizeInstance", "ops-alice",
                 '{"new_spec_code":"dms.instance.kafka.cluster.c3.small.2","new_broker_num":5,"new_storage_space":1200}',
                 created=-1.0, final_status="SUCCESS", duration=20.0, live=True,
-                progress_steps=["pre_check", "broker_expansion", "disk_expansion", "post_check"]),
+                progress_steps=SCALE_OUT_STEPS),
         _task("orders-mq/plugins", r, "rabbitmqPluginModify", "paas_dms",
               '{"enable":true,"plugins":"rabbitmq_delayed_message_exchange"}\n', -6 * HOUR, "SUCCESS"),
         _task("orders-mq/restart", r, "restartInstance", "ops-alice", "{}", -2 * DAY, "FAILED", duration=300.0),
@@ -209,6 +224,8 @@ def seed_tasks() -> list[SimTask]:
               -60 * DAY, "SUCCESS", duration=620.0),
         _task("rocket/batchDeleteTopics", q, "batchDeleteTopics", "ci-deployer",
               '"{\\"topics\\":[\\"tmp-1\\",\\"tmp-2\\"]}"', -20 * HOUR, "SUCCESS"),  # JSON encoded twice
+        SimTask(ROCKET_RESIZE_ID, q.id, "resizeInstance", "ops-alice", '{"new_broker_num":4}', created=-8 * HOUR,
+                final_status="SUCCESS", duration=300.0, progress_steps=SCALE_OUT_STEPS),
         _task("rocket/batchDeleteGroups", q, "batchDeleteGroups", "ci-deployer", '["group-a","group-b"]',
               -21 * HOUR, "FAILED"),
         _task("rocket/smartConnect", q, "smartConnectSwitch", "ops-alice", "not json at all: enable=true", -2.0,
@@ -220,8 +237,8 @@ def seed_tasks() -> list[SimTask]:
               '{"public_ip_id":"","enable_public_ip":false}', -3 * DAY, "SUCCESS"),
         _task("nl/prod-events/config", NL_EVENTS, "kafkaConfigModify", "ci-deployer",
               _compact_json({"configs": [{"name": "log.retention.hours", "value": "168"}]}), -5 * HOUR, "SUCCESS"),
-        _task("nl/analytics/resize", NL_ANALYTICS, "resizeInstance", "ci-deployer", '{"new_broker_num":4}', -9 * HOUR,
-              "FAILED", duration=600.0),
+        SimTask(NL_RESIZE_FAILED_ID, NL_ANALYTICS.id, "resizeInstance", "ci-deployer", '{"new_broker_num":4}',
+                created=-9 * HOUR, final_status="FAILED", duration=600.0, progress_steps=SCALE_OUT_STEPS),
         _task("nl/billing/plugins", NL_BILLING, "rabbitmqPluginModify", "paas_dms",
               '{"enable":false,"plugins":"rabbitmq_shovel"}', -30 * HOUR, "SUCCESS"),
     ]  # fmt: skip
@@ -230,7 +247,7 @@ def seed_tasks() -> list[SimTask]:
         for n, (name, params) in enumerate(SECRET_PARAMS)
     ]
     names = sorted(TASK_NAMES)
-    statuses = ["SUCCESS", "SUCCESS", "SUCCESS", "FAILED", "SUCCESS", "CANCELLED"]
+    statuses = ["SUCCESS", "SUCCESS", "SUCCESS", "FAILED", "SUCCESS", "DELETED"]
     tasks += [
         _task(f"audit-archive/{i}", ARCHIVE, names[i % len(names)], list(USERS)[i % 3],
               _compact_json({"sequence": i, "change": f"change #{i}"}), -(i + 1) * 1800.0, statuses[i % len(statuses)],
@@ -240,9 +257,27 @@ def seed_tasks() -> list[SimTask]:
     return tasks
 
 
+def seed_scheduled() -> list[SimTask]:
+    """Scheduled tasks (ListScheduledTasks): one planned for tonight, one cancelled, and the history of the
+    RocketMQ instance that has no /tasks API."""
+    return [
+        SimTask(PLANNED_REASSIGN_ID, KAFKA.id, "partitionReassign", "ops-alice",
+                '{"reassignments":[{"topic":"orders","brokers":[1,2,3],"replication_factor":3}],"throttle":1048576}',
+                created=-1 * HOUR, final_status="SUCCESS", duration=900.0, schedule=6 * HOUR),
+        SimTask(CANCELLED_RESTART_ID, KAFKA.id, "restartInstance", "ops-alice", "", created=-4 * DAY,
+                final_status="CANCELLED", schedule=-3 * DAY),
+        SimTask(RABBIT_PLANNED_ID, RABBITMQ.id, "restartInstance", "ci-deployer", "{}", created=-2 * HOUR,
+                final_status="SUCCESS", duration=300.0, schedule=12 * HOUR),
+        _task("nl/rocket/restart", NL_ROCKET, "restartInstance", "ci-deployer", "{}", -5 * HOUR, "SUCCESS",
+              duration=120.0, schedule=-3 * HOUR),
+        SimTask(NL_ROCKET_PLANNED_ID, NL_ROCKET.id, "resizeInstance", "ops-alice", '{"new_broker_num":4}',
+                created=-30 * 60.0, final_status="SUCCESS", duration=600.0, schedule=2 * HOUR),
+    ]  # fmt: skip
+
+
 def instance_wire(instance: Instance, started: float) -> dict[str, Any]:
     """A ListInstances entry with the real field names, addresses and all (the server must drop those)."""
-    return {
+    record: dict[str, Any] = {
         "name": instance.name,
         "engine": "reliability" if instance.engine == "rocketmq" else instance.engine,
         "engine_version": instance.engine_version,
@@ -252,17 +287,23 @@ def instance_wire(instance: Instance, started: float) -> dict[str, Any]:
         "instance_id": instance.id,
         "type": instance.type,
         "created_at": str(int((started + instance.created) * 1000)),
-        "connect_address": "192.168.0.11,192.168.0.12,192.168.0.13",
-        "port": 9092,
         "vpc_id": "5810f4bb-b202-45cd-a5d1-9c3f2e1d0a9b",
         "vpc_name": "vpc-prod",
         "security_group_id": "0f1e2d3c-4b5a-4697-8877-665544332211",
         "subnet_id": "1e2d3c4b-5a69-4788-9766-554433221100",
         "user_id": USERS["ops-alice"],
         "user_name": "ops-alice",
-        "kafka_manager_user": "admin",
-        "access_user": "app-admin",
         "ssl_enable": False,
         "resource_spec_code": "dms.instance.kafka.cluster.c3.mini",
         "charging_mode": 1,
     }
+    # the addresses each engine's model has (huaweicloudsdk*: ShowInstanceResp, InstanceDetail)
+    if instance.engine == "rocketmq":
+        record |= {"namesrv_address": "192.168.0.11:8100", "broker_address": "192.168.0.11:10100"}
+    else:
+        record |= {
+            "connect_address": "192.168.0.11,192.168.0.12,192.168.0.13",
+            "port": 9092,
+            "access_user": "app-admin",
+        }
+    return record

@@ -33,7 +33,7 @@ FAULT_KINDS = (
     "oversized_stream",  # 200, chunked (no Content-Length), streaming oversized_bytes in 64 KiB chunks
     "trickle",  # 200, a valid answer sent one byte every latency_s (each read is quick, the whole is slow)
     "unauthorized",  # 401 APIG.0301
-    "forbidden",  # 403 DMS.00403002
+    "forbidden",  # 403 DMS.00403003: the role lacks the permission
     "token_expired",  # 401 APIG.0307, as for an expired or revoked IAM token
     "redirect",  # 302 to a login page, as a captive portal or a misconfigured proxy answers
 )
@@ -225,7 +225,7 @@ class FaultInjector:
         await send({"type": "http.response.body", "body": b'"}', "more_body": False})
 
     async def _trickle(self, rule: FaultRule, send: Send, transport: Any) -> None:
-        body = json.dumps({"task_count": "0", "tasks": [], "simulated": True}).encode()
+        body = json.dumps({"task_count": "0", "tasks": []}).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
@@ -255,13 +255,13 @@ def _fault_response(rule: FaultRule) -> Response:
     rid = {"X-Request-Id": uuid.uuid4().hex}
     match rule.kind:
         case "throttle":
-            return error(429, "APIG.0308", "The request is throttled.", gateway=True, headers={"Retry-After": "0.2"})
+            return error("APIG.0308", gateway=True, headers={"Retry-After": "0.2"})
         case "flow_control":
-            return error(404, "DMS.10240407", "Flow control: requests are too frequent.")
+            return error("DMS.10240407")
         case "server_error":
-            return error(500, "DMS.00500000", "Internal service error.")
+            return error("DMS.00500000")
         case "busy":
-            return error(503, "DMS.111501025", "The system is busy. Try again later.")
+            return error("DMS.111501025")
         case "html":
             page = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
             return Response(page, status_code=502, media_type="text/html", headers=rid)
@@ -273,13 +273,11 @@ def _fault_response(rule: FaultRule) -> Response:
             filler = json.dumps({"task_count": "1", "tasks": [], "pad": "x" * rule.oversized_bytes})
             return Response(filler, media_type="application/json", headers=rid)
         case "unauthorized":
-            return error(
-                401, "APIG.0301", "Incorrect IAM authentication information: verify aksk signature fail", gateway=True
-            )
+            return error("APIG.0301", gateway=True, detail="verify aksk signature fail")
         case "forbidden":
-            return error(403, "DMS.00403002", "No permission to perform this operation.")
+            return error("DMS.00403003")
         case "token_expired":
-            return error(401, "APIG.0307", "The token must be updated.", gateway=True)
+            return error("APIG.0307", gateway=True)
         case "redirect":
             return Response(status_code=302, headers={**rid, "Location": "http://portal.invalid/login"})
     raise ValueError(rule.kind)
@@ -288,6 +286,8 @@ def _fault_response(rule: FaultRule) -> Response:
 def route_kind(path: str) -> str:
     if path.endswith("/progress"):
         return "progress"
+    if path.rstrip("/").endswith("/scheduled-tasks"):
+        return "scheduled"
     if path.rstrip("/").endswith("/tasks"):
         return "list"
     if "/tasks/" in path:

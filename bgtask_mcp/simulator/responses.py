@@ -1,5 +1,7 @@
-"""The simulator's answers in the API's own shapes: the envelope with ``"simulated": true``, and error bodies
-as DMS (``error_code``, ``error_msg``) and the API gateway (plus ``request_id``) send them."""
+"""The simulator's answers in the API's own shapes: JSON bodies marked as simulated by a header (never by a body
+field the API does not have), and error bodies as DMS (``error_code``, ``error_msg``) and the API gateway (plus
+``request_id``) send them. An error is named by its code only: its HTTP status and message come from the
+documented table (``facts/error_codes.csv``), so the simulator cannot answer a code the cloud does not."""
 
 from __future__ import annotations
 
@@ -9,21 +11,33 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from bgtask_mcp import facts
+
+SIMULATOR_HEADER = "X-Dms-Simulator"
+
 
 def error(
-    status: int, code: str, msg: str, *, gateway: bool = False, headers: dict[str, str] | None = None
+    code: str, *, gateway: bool = False, detail: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
+    """The documented answer for ``code``. The gateway appends a detail to its message in practice
+    ("Incorrect IAM authentication information: verify aksk signature fail"); DMS's own codes never get one."""
+    known = facts.error_codes().get(code)
+    if known is None:
+        raise KeyError(f"{code} is not a documented error code; add it with its source to facts/error_codes.csv")
     rid = uuid.uuid4().hex
-    body: dict[str, Any] = {"error_code": code, "error_msg": msg}
+    message = f"{known.message.rstrip('.')}: {detail}" if detail and gateway else known.message
+    body: dict[str, Any] = {"error_code": code, "error_msg": message}
     if gateway:
         body["request_id"] = rid
-    return JSONResponse(body, status_code=status, headers={"X-Request-Id": rid, **(headers or {})})
+    return JSONResponse(
+        body, status_code=known.http_status, headers={"X-Request-Id": rid, SIMULATOR_HEADER: "1", **(headers or {})}
+    )
 
 
 def ok(payload: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        json.dumps({**payload, "simulated": True}, ensure_ascii=False),
+        json.dumps(payload, ensure_ascii=False),
         status_code=status,
         media_type="application/json;charset=UTF-8",
-        headers={"X-Request-Id": uuid.uuid4().hex, "X-Dms-Simulator": "1", **(headers or {})},
+        headers={"X-Request-Id": uuid.uuid4().hex, SIMULATOR_HEADER: "1", **(headers or {})},
     )

@@ -35,9 +35,7 @@ def build_app(state: SimState | None = None, regions_by_port: Mapping[int, str] 
         inner.router.routes.append(route)
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return error(
-            404, "APIG.0101", "The API does not exist or has not been published in the environment.", gateway=True
-        )
+        return error("APIG.0101", gateway=True)
 
     inner.add_exception_handler(404, not_found)
     return faults

@@ -23,6 +23,7 @@ class IssuedToken:
 class SimState:
     started: float = field(default_factory=time.time)
     tasks: dict[str, data.SimTask] = field(default_factory=dict)
+    scheduled: dict[str, data.SimTask] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     auth_failures: dict[str, list[float]] = field(default_factory=dict)
     issued: dict[str, IssuedToken] = field(default_factory=dict)
@@ -34,6 +35,8 @@ class SimState:
         state = cls()
         for task in data.seed_tasks():
             state.tasks[task.id] = task
+        for job in data.seed_scheduled():
+            state.scheduled[job.id] = job
         return state
 
     def reset(self) -> None:
@@ -46,9 +49,16 @@ class SimState:
     def age(self, task: data.SimTask, now: float) -> float:
         return now - (self.started + task.created)
 
+    def runs_from(self, task: data.SimTask) -> float:
+        """When the task starts running: its schedule, or its creation."""
+        return self.started + (task.schedule if task.schedule is not None else task.created)
+
     def status_of(self, task: data.SimTask, now: float) -> str:
         if task.manual is not None:
             return str(task.manual.get("status", "EXECUTING"))
+        if task.schedule is not None and task.final_status != "CANCELLED":
+            ran = now - self.runs_from(task)
+            return "CREATED" if ran < 0 else "EXECUTING" if ran < task.duration else task.final_status
         if not task.live:
             return task.final_status
         age = self.age(task, now)
@@ -66,13 +76,13 @@ class SimState:
     def wire(self, task: data.SimTask, now: float) -> dict[str, Any]:
         created = self.started + task.created
         status = self.status_of(task, now)
-        if status == "CREATED":
+        if status in ("CREATED", "CANCELLED"):
             updated = created
         elif status in ("EXECUTING",) or task.manual is not None:
             updated = max(created, now)
         else:
-            updated = created + task.duration
-        return {
+            updated = self.runs_from(task) + task.duration
+        answer = {
             "id": task.id,
             "name": task.name,
             "user_name": task.user_name,
@@ -82,6 +92,42 @@ class SimState:
             "created_at": rfc3339(created),
             "updated_at": rfc3339(updated),
         }
+        if task.schedule is not None:
+            answer["schedule_at"] = rfc3339(self.runs_from(task))
+        return answer
+
+    def steps(self, task: data.SimTask, now: float) -> list[dict[str, Any]]:
+        """The progress steps: the task's duration cut in equal parts; a failed task fails in its third step."""
+        status, pct = self.status_of(task, now), self.progress_of(task, now)
+        count = len(task.progress_steps)
+        done = count * pct // 100
+        failed_at = min(2, count - 1) if status == "FAILED" else None
+        share = task.duration / max(1, count)
+        steps = []
+        for i, name in enumerate(task.progress_steps):
+            start = self.runs_from(task) + i * share
+            if failed_at is not None:
+                state = "COMPLETED" if i < failed_at else "FAILED" if i == failed_at else "WAITING"
+            else:
+                state = "COMPLETED" if i < done else "IN_PROGRESS" if i == done else "WAITING"
+            steps.append({
+                "name": name,
+                "statue": state,  # sic: the API's spelling
+                "start_time": 0 if state == "WAITING" else int(start * 1000),
+                "end_time": int((start + share) * 1000) if state in ("COMPLETED", "FAILED") else 0,
+            })  # fmt: skip
+        return steps
+
+    def running_task(self, instance: data.Instance, now: float) -> data.SimTask | None:
+        """The newest task of an instance that is still running (what its ListInstances record names)."""
+        running = [
+            t
+            for t in self.tasks.values()
+            if t.instance_id == instance.id
+            and self.age(t, now) >= 0
+            and self.status_of(t, now) in ("CREATED", "EXECUTING")
+        ]
+        return max(running, key=lambda t: t.created, default=None)
 
     def instances(self, region: str) -> list[data.Instance]:
         return [i for i in data.INSTANCES if i.region == region]

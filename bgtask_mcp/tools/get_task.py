@@ -7,7 +7,9 @@ from typing import Any
 from mcp.server.mcpserver import Context
 
 from bgtask_mcp import ids
-from bgtask_mcp.models import TaskList
+from bgtask_mcp.dms.errors import DMSError
+from bgtask_mcp.models import TaskDetail
+from bgtask_mcp.service import Target, TaskService
 from bgtask_mcp.state import AppState, state_of
 from bgtask_mcp.tools.args import Cloud, InstanceId, ProjectId, Region, TaskId
 
@@ -21,16 +23,30 @@ async def get_background_task(
     region: Region = None,
     project_id: ProjectId = None,
     cloud: Cloud = None,
-) -> TaskList:
+) -> TaskDetail:
     """Look up one background task of a DMS instance (Kafka, RabbitMQ, RocketMQ) by its id.
 
     Use it when you have a task id (from list_background_tasks) or the job_id an operation returned, to answer
     "did that change finish, and what did it change?". The answer carries the task's status, who started it,
     start and end time, and its params decoded into JSON (secrets masked). Only have the instance's name? Call
     list_instances first. No task id? list_background_tasks with name=... finds the latest task of a kind. To
-    wait for a running task, use wait_for_background_task.
+    wait for a running task, use wait_for_background_task. A running Kafka or RocketMQ scale-out task comes
+    with its progress (percentage, time left, steps); a scheduled task (found among the instance's scheduled
+    tasks when the task list has no such id) carries schedule_at.
     """
     instance, task = ids.instance_id(instance_id), ids.task_id(task_id)
     service = state_of(ctx).service
     target = await service.target(cloud, region, project_id)
-    return await service.read_task(target, instance, task)
+    return await task_detail(service, target, instance, task)
+
+
+async def task_detail(service: TaskService, target: Target, instance: str, task: str) -> TaskDetail:
+    """The task, with its progress while it runs (the tool and the task resource answer the same)."""
+    found = await service.read_task(target, instance, task)
+    progress = None
+    if found.tasks and not found.tasks[0].terminal and found.tasks[0].schedule_at is None:
+        try:
+            progress = await service.progress(target, instance, task)
+        except DMSError:
+            progress = None  # decoration: the task itself is the answer
+    return TaskDetail.model_construct(**dict(found), progress=progress)

@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from bgtask_mcp.boundary import message_of
-from bgtask_mcp.dms.errors import DMSError
+from bgtask_mcp.dms.errors import APIError, DMSError
 from bgtask_mcp.models import Instance, InstanceList
 from bgtask_mcp.service import Target, TaskService
 from bgtask_mcp.state import AppState, state_of
@@ -26,6 +26,7 @@ TITLE = "Find DMS instances by name"
 PAGE = 50  # the API's largest page
 MAX_PER_ENGINE = 1000
 DEFAULT_LIMIT = 20
+PAST_THE_END = "DMS.40050010"  # ListInstances: the offset is past the end of the list
 
 NameQuery = Annotated[
     str | None,
@@ -62,7 +63,8 @@ async def list_instances(
     (any part of it, any case), then call list_background_tasks, get_background_task or
     wait_for_background_task with the instance_id it returns. Pass region=... when the user names a region
     ("in eu-nl"). The answer is compact: id, name, engine, version, status, type, specification, creation time,
-    region and project; never addresses or credentials.
+    region, project and current_task (the task running on it now, if any: the quickest way to see what runs
+    across a fleet); never addresses or credentials. Instances that failed to be created are listed too.
     """
     service = state_of(ctx).service
     target = await service.target(cloud, region, project_id)
@@ -115,9 +117,14 @@ async def _gather(service: TaskService, target: Target, engines: list[str], stat
 async def _all_of(service: TaskService, target: Target, engine: str, status: str | None, found: _Found) -> None:
     offset = 0
     while offset < MAX_PER_ENGINE:
-        page, total, simulated = await service.instances(
-            target, engine, name=None, status=status, offset=offset, limit=PAGE
-        )
+        try:
+            page, total, simulated = await service.instances(
+                target, engine, name=None, status=status, offset=offset, limit=PAGE
+            )
+        except APIError as exc:
+            if offset and exc.error_code == PAST_THE_END:
+                return  # instances went away between two pages: the list is complete
+            raise
         found.simulated = found.simulated or simulated
         found.instances.extend(i for i in page if status is None or i.status.upper() == status)
         offset += len(page)

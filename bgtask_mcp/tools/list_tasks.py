@@ -49,6 +49,13 @@ NameFilter = Annotated[
         "kafkaResetConsumerOffset. With limit=1 this finds the latest such task."
     ),
 ]
+Scheduled = Annotated[
+    bool | None,
+    Field(
+        description="true: list the instance's scheduled tasks (planned for later, with schedule_at; CANCELLED "
+        "ones too) instead of its background tasks. Default false."
+    ),
+]
 StatusFilter = Annotated[
     str | None,
     Field(
@@ -67,6 +74,7 @@ async def list_background_tasks(
     end_time: EndTime = None,
     name: NameFilter = None,
     status: StatusFilter = None,
+    scheduled: Scheduled = False,
     region: Region = None,
     project_id: ProjectId = None,
     cloud: Cloud = None,
@@ -77,7 +85,9 @@ async def list_background_tasks(
     (name=..., limit=1) when the operation returned no job_id (public IP binding, auto topic creation, consumer
     offset reset), or to find failed tasks (status=FAILED). task_count is the API's total within the time
     window; with name/status filters the server pages through the API for you (up to 1000 tasks per call) and
-    next_start says where to continue. Only have the instance's name? Call list_instances first.
+    next_start says where to continue. scheduled=true answers "what is planned?" ("is tonight's partition
+    reassignment still on?"): scheduled tasks with schedule_at, CANCELLED ones included, time window bounding
+    schedule_at. Only have the instance's name? Call list_instances first.
     """
     instance = ids.instance_id(instance_id)
     first, size = or_default(start, 1), or_default(limit, DEFAULT_LIMIT)
@@ -86,8 +96,12 @@ async def list_background_tasks(
     service = state_of(ctx).service
     target = await service.target(cloud, region, project_id)
 
+    plans = or_default(scheduled, False)
+
     async def page(offset: int, count: int) -> TaskList:
-        return await service.list_page(target, instance, start=offset, limit=count, begin=begin, end=end)
+        return await service.list_page(
+            target, instance, start=offset, limit=count, begin=begin, end=end, scheduled=plans
+        )
 
     if not wanted.active:
         return one_page(await page(first, size), first, size)
@@ -166,7 +180,7 @@ def page_of(
 def one_page(result: TaskList, start: int, limit: int) -> TaskPage:
     consumed = start - 1 + len(result.tasks)
     more = bool(result.tasks) and consumed < result.task_count
-    return page_of(result.tasks, result, start, limit, consumed + 1 if more else None)
+    return page_of(result.tasks, result, start, limit, consumed + 1 if more else None, result.note)
 
 
 @dataclass(frozen=True)
@@ -177,9 +191,11 @@ class Scan:
     next_start: int | None
     region: str
     simulated: bool
+    source_note: str | None = None  # where the tasks came from, when not the task list
 
     def as_page(self, start: int, limit: int, filters: str) -> TaskPage:
-        note = f"Filtered by {filters}: {len(self.matches)} match(es) among {self.scanned} task(s) read from offset "
+        note = f"{self.source_note} " if self.source_note else ""
+        note += f"Filtered by {filters}: {len(self.matches)} match(es) among {self.scanned} task(s) read from offset "
         note += f"{start}."
         if self.next_start and len(self.matches) < limit:
             note += f" Stopped after reading {self.scanned} tasks; call again with start={self.next_start} to continue."
@@ -198,10 +214,10 @@ async def scan(
     """Read pages from ``start`` until ``limit`` tasks match, the history ends, or ``max_scan`` were read."""
     matches: list[Task] = []
     position = start  # API offset of the next task to examine
-    total, scanned, region, simulated = 0, 0, "", False
+    total, scanned, region, simulated, source = 0, 0, "", False, None
     while scanned < max_scan and len(matches) < limit:
         batch = await page(position, min(page_size, max_scan - scanned))
-        total, region, simulated = batch.task_count, batch.region, batch.simulated
+        total, region, simulated, source = batch.task_count, batch.region, batch.simulated, batch.note
         for task in batch.tasks:
             position += 1
             scanned += 1
@@ -211,4 +227,4 @@ async def scan(
                     break
         if not batch.tasks or position > total:
             break
-    return Scan(matches, total, scanned, position if position <= total else None, region, simulated)
+    return Scan(matches, total, scanned, position if position <= total else None, region, simulated, source)

@@ -19,7 +19,7 @@ from pydantic import Field
 from bgtask_mcp import ids
 from bgtask_mcp.clock import Clock
 from bgtask_mcp.dms.errors import DMSError
-from bgtask_mcp.models import Task, TaskList, WaitResult
+from bgtask_mcp.models import Progress, Task, TaskList, WaitResult
 from bgtask_mcp.state import AppState, state_of
 from bgtask_mcp.tools.args import Cloud, InstanceId, ProjectId, Region, TaskId, or_default
 
@@ -73,9 +73,10 @@ async def wait_for_background_task(
     """Wait until a background task finishes (SUCCESS, FAILED, DELETED or CANCELLED) or the timeout passes.
 
     Use it for "wait until the resize is done and tell me". It reads the task, then re-reads it with growing
-    pauses, sending a progress notification after every read (the percentage for scale-out tasks). The result
-    says whether the task finished, whether it succeeded, how long it ran, and the final task. If finished is
-    false, the task is still running: tell the user, or call again to keep waiting.
+    pauses, sending a progress notification after every read (for Kafka and RocketMQ scale-out tasks the
+    percentage, and the message names the current step). The result says whether the task finished, whether it
+    succeeded, how long it ran, its last progress (steps with their states and times) and the final task. If
+    finished is false, the task is still running: tell the user, or call again to keep waiting.
     """
     instance, task = ids.instance_id(instance_id), ids.task_id(task_id)
     state = state_of(ctx)
@@ -85,7 +86,7 @@ async def wait_for_background_task(
     async def read() -> TaskList:
         return await service.read_task(target, instance, task, fresh=True)
 
-    async def progress(_: Task) -> int | None:
+    async def progress(_: Task) -> Progress | None:
         try:
             return await service.progress(target, instance, task)
         except DMSError:
@@ -111,7 +112,7 @@ async def wait_for_background_task(
 class Outcome:
     last: TaskList
     polls: int
-    percent: int | None
+    progress: Progress | None
     waited: float
 
     @property
@@ -127,7 +128,7 @@ class Outcome:
             waited_seconds=round(self.waited, 3),
             task_duration_seconds=task.duration_seconds(),
             polls=self.polls,
-            progress=100 if task.succeeded else self.percent,
+            progress=self.progress,
             summary=summary(task, round(self.waited, 3), timeout),
             task=task,
             region=self.last.region,
@@ -137,7 +138,7 @@ class Outcome:
 
 async def poll(
     read: Callable[[], Awaitable[TaskList]],
-    progress: Callable[[Task], Awaitable[int | None]],
+    progress: Callable[[Task], Awaitable[Progress | None]],
     report: Report,
     clock: Clock,
     *,
@@ -147,7 +148,7 @@ async def poll(
     """Read until the task is terminal or ``wait_seconds`` pass on ``clock``; notify after every read."""
     started = clock.now()
     notices = _Notices(report)
-    percent: int | None = None
+    seen: Progress | None = None
     asks_progress = True  # until the API says this task has none
     polls = 0
     while True:
@@ -155,18 +156,19 @@ async def poll(
         polls += 1
         task = last.tasks[0]
         if not task.terminal and asks_progress:
-            percent = await progress(task)
-            asks_progress = percent is not None
+            seen = await progress(task)
+            asks_progress = seen is not None
         elapsed = clock.now() - started
-        await notices.read(
-            polls, None if task.terminal else percent, f"{task.name} is {task.status} after {elapsed:.0f} s"
-        )
+        percent = seen.percentage if seen is not None and not task.terminal else None
+        await notices.read(polls, percent, _message(task, seen, elapsed))
         remaining = wait_seconds - (clock.now() - started)
         if task.terminal or remaining <= 0:
             break
         await clock.sleep(min(interval, remaining))
         interval = min(interval * POLL_GROWTH, MAX_POLL_SECONDS)
-    outcome = Outcome(last, polls, percent, clock.now() - started)
+    if task.terminal and seen is not None:  # the steps as they ended, not as last seen running
+        seen = await progress(task) or seen
+    outcome = Outcome(last, polls, seen, clock.now() - started)
     await notices.final(task.terminal, summary(task, round(outcome.waited, 3), wait_seconds))
     return outcome
 
@@ -197,6 +199,12 @@ class _Notices:
     async def _send(self, value: float, total: float | None, message: str) -> None:
         self._sent = value
         await self._report(value, total, message)
+
+
+def _message(task: Task, seen: Progress | None, elapsed: float) -> str:
+    text = f"{task.name} is {task.status} after {elapsed:.0f} s"
+    step = seen.current_step() if seen is not None and not task.terminal else None
+    return f"{text}, step {step.name} {step.status}" if step is not None else text
 
 
 def summary(task: Task, waited: float, timeout: float) -> str:

@@ -45,7 +45,9 @@ def view_vocabulary() -> dict[str, object]:
             for name, s in vocabulary.STATUSES.items()
         },
         "unknown_status": vocabulary.UNKNOWN_STATUS,
-        "task_names": {name: task.does for name, task in vocabulary.TASK_NAMES.items()},
+        "task_names": {name: vocabulary.meaning_of(name) for name in vocabulary.DOCUMENTED_NAMES},
+        "undocumented_name": vocabulary.UNDOCUMENTED_NAME,
+        "step_statuses": vocabulary.STEP_STATUSES,
         "mask": MASK,
         "version": __version__,
     }

@@ -153,11 +153,16 @@ function statusInfo(name) {
 }
 
 function taskTimes(task, now) {
-  const start = Date.parse(task.created_at);
-  const updated = Date.parse(task.updated_at);
   const info = statusInfo(task.status);
+  const scheduled = task.schedule_at ? Date.parse(task.schedule_at) : NaN;
+  if (Number.isFinite(scheduled) && (task.status === 'CANCELLED' || (!info.terminal && scheduled > now))) {
+    // planned (right of now) or cancelled before it ran: a mark at its schedule, no duration
+    return { start: scheduled, end: scheduled, running: false, planned: scheduled > now, seconds: 0 };
+  }
+  const start = Number.isFinite(scheduled) ? scheduled : Date.parse(task.created_at);
+  const updated = Date.parse(task.updated_at);
   const end = info.terminal ? updated : Math.max(now, Number.isFinite(updated) ? updated : now);
-  return { start, end, running: !info.terminal, seconds: (end - start) / 1000 };
+  return { start, end, running: !info.terminal, planned: false, seconds: (end - start) / 1000 };
 }
 
 function badge(status) {
