@@ -8,6 +8,7 @@ names that caller has seen, and one caller cannot hold more than ``limit`` DMS r
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ STATIC_CALLER = "static-token"  # the caller name of the shared bearer token
 ANONYMOUS = "anonymous"
 MAX_CALLERS = 1000  # callers remembered at once (least recently active forgotten first)
 MAX_REMEMBERED = 500  # values of each kind remembered per caller
+MAX_VALUE_CHARACTERS = 200  # a longer name is not remembered for completions (memory is bounded in bytes too)
 
 _caller: ContextVar[str] = ContextVar("bgtask_caller", default=LOCAL)
 
@@ -44,8 +46,16 @@ def set_caller(caller: str) -> None:
     _caller.set(caller)
 
 
+def caller_key(caller: str) -> str:
+    """The key a caller is remembered under: itself, or a digest of a very long one (never a prefix: two
+    callers sharing a prefix must not share what they have seen)."""
+    if len(caller) <= MAX_VALUE_CHARACTERS:
+        return caller
+    return "sha256:" + hashlib.sha256(caller.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _bounded_add(store: OrderedDict[str, None], value: str) -> None:
-    if not value:
+    if not value or len(value) > MAX_VALUE_CHARACTERS:
         return
     store[value] = None
     store.move_to_end(value)
@@ -96,6 +106,7 @@ class CallerMemory:
         self._seen: OrderedDict[str, Seen] = OrderedDict()
 
     def of(self, caller: str) -> Seen:
+        caller = caller_key(caller)
         seen = self._seen.get(caller)
         if seen is None:
             seen = self._seen[caller] = Seen()
@@ -105,7 +116,7 @@ class CallerMemory:
         return seen
 
     def peek(self, caller: str) -> Seen:
-        return self._seen.get(caller) or Seen()
+        return self._seen.get(caller_key(caller)) or Seen()
 
     def remember_tasks(self, caller: str, instance: str, region: str, tasks: Iterable[tuple[str, str]]) -> None:
         seen = self.of(caller)
@@ -135,11 +146,12 @@ class CallerLimiter:
         self._users: dict[str, int] = {}
 
     def in_flight(self, caller: str) -> int:
-        slots = self._slots.get(caller)
+        slots = self._slots.get(caller_key(caller))
         return 0 if slots is None else self.limit - slots.value
 
     @asynccontextmanager
     async def slot(self, caller: str, patience: float | None = None) -> AsyncIterator[None]:
+        caller = caller_key(caller)
         slots = self._slots.setdefault(caller, anyio.Semaphore(self.limit))
         self._users[caller] = self._users.get(caller, 0) + 1
         try:

@@ -38,6 +38,9 @@ class Credentials:
     iam_password: Secret | None = None
     iam_domain: str | None = None
 
+    def secrets(self) -> tuple[Secret | None, ...]:
+        return (self.access_key, self.secret_key, self.security_token, self.iam_token, self.iam_password)
+
     @property
     def mode(self) -> Literal["aksk", "token", "password", "none"]:
         if self.access_key and self.secret_key:
@@ -122,6 +125,10 @@ class Settings:
     @property
     def default_cloud(self) -> CloudSettings:
         return self.clouds[0]
+
+    def secrets(self) -> tuple[Secret | None, ...]:
+        """Every configured credential: the server pins them in the secret registry when it starts."""
+        return (*(s for cloud in self.clouds for s in cloud.credentials.secrets()), self.http.token)
 
     def replace(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -9,6 +9,7 @@ before anything else. A refused token gets a plain 401 that says nothing about w
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,7 @@ import jwt
 from mcp.server.auth.provider import AccessToken
 
 from bgtask_mcp.config import OAuthSettings
-from bgtask_mcp.redaction import MASK, get_logger, register_secret
+from bgtask_mcp.redaction import MASK, get_logger
 
 log = get_logger("bgtask_mcp.oauth")
 
@@ -29,6 +30,8 @@ MAX_METADATA_BYTES = 512 * 1024
 # often per minute: tokens with made-up key ids cannot turn the server against its issuer.
 UNKNOWN_KID_SECONDS = 60.0
 MAX_FETCHES_PER_MINUTE = 10
+MAX_KID_CHARACTERS = 128
+MAX_MISSING = 256
 DISCOVERY_PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
 
 
@@ -47,14 +50,23 @@ class KeySet:
         self.fetches = 0
 
     async def key(self, kid: str | None) -> Any | None:
+        kid = kid[:MAX_KID_CHARACTERS] if isinstance(kid, str) else kid
         if kid in self._keys:
             return self._keys[kid]
         async with self._lock:  # concurrent tokens with a new kid share one fetch
             if kid not in self._keys and self._may_fetch(kid):
                 await self._fetch()
                 if kid not in self._keys:
-                    self._missing[kid] = self._clock()
+                    self._remember_missing(kid)
         return self._keys.get(kid)
+
+    def _remember_missing(self, kid: str | None) -> None:
+        """Bounded: kids come from callers' tokens, so old entries go and at most ``MAX_MISSING`` are kept."""
+        now = self._clock()
+        self._missing = {k: t for k, t in self._missing.items() if now - t < UNKNOWN_KID_SECONDS}
+        if len(self._missing) >= MAX_MISSING:
+            self._missing.pop(next(iter(self._missing)))
+        self._missing[kid] = now
 
     def _may_fetch(self, kid: str | None) -> bool:
         now = self._clock()
@@ -94,11 +106,15 @@ class KeySet:
         raise ValueError(f"no discovery document at {self.issuer} names this issuer and a jwks_uri")
 
     async def _get_json(self, url: str) -> dict[str, Any]:
-        response = await self._http.get(url)
-        response.raise_for_status()
-        if len(response.content) > MAX_METADATA_BYTES:
-            raise ValueError(f"{url} answered with more than {MAX_METADATA_BYTES} bytes")
-        data = response.json()
+        """The JSON object at ``url``, read only up to ``MAX_METADATA_BYTES`` (stopped at the cap, not after)."""
+        body = bytearray()
+        async with self._http.stream("GET", url) as response:
+            response.raise_for_status()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_METADATA_BYTES:
+                    raise ValueError(f"{url} answered with more than {MAX_METADATA_BYTES} bytes")
+        data = json.loads(bytes(body))
         if not isinstance(data, dict):
             raise ValueError(f"{url} did not answer with a JSON object")
         return data
@@ -109,8 +125,14 @@ class JwtVerifier:
 
     def __init__(self, settings: OAuthSettings, *, http: httpx2.AsyncClient | None = None) -> None:
         self.settings = settings
+        self._owns_http = http is None
         self._http = http or httpx2.AsyncClient(timeout=httpx2.Timeout(5.0), follow_redirects=False)
         self.keys = KeySet(settings.issuer, self._http)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client of discovery and JWKS reads (the server calls it when it stops)."""
+        if self._owns_http:
+            await self._http.aclose()
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
@@ -139,7 +161,6 @@ class JwtVerifier:
         except jwt.PyJWTError as exc:
             log.info("refused a bearer token: %s", type(exc).__name__)
             return None
-        register_secret(token)
         return _access_token(token, claims, self.settings.audience)
 
 

@@ -76,6 +76,7 @@ EXPECTED: dict[str, tuple[int, type[DMSError] | None, tuple[str, ...]]] = {
     "forbidden": (1, APIError, ("HTTP 403", "DMS.00403003", "dms:instance:getBackgroundTask")),
     "token_expired": (1, APIError, ("HTTP 401", "APIG.0307", "new IAM token")),
     "redirect": (1, APIError, ("HTTP 302", "redirect to http://portal.invalid/login", "proxy")),
+    "invalid_parameter": (1, APIError, ("HTTP 400", "DMS.00400062", "Invalid request parameter: the parameter")),
 }
 RETRIED = {kind for kind, (count, _, _) in EXPECTED.items() if count == MAX_ATTEMPTS}
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,52 @@ def call_until_stopped(server: HttpServer, token: str, arguments: dict[str, Any]
 
 def task_requests(simulator: Simulator, task_id: str) -> int:
     return sum(n for key, n in simulator.stats().items() if key.startswith("GET ") and key.endswith(task_id))
+
+
+# -- discovery and JWKS reads stop at their cap -------------------------------------------------------------
+
+
+class EndlessMetadata(BaseHTTPRequestHandler):
+    """An issuer whose discovery document never ends: chunks until the client hangs up, counting what it sent."""
+
+    sent = 0
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"x" * 65536
+        try:
+            self.wfile.write(b'{"issuer": "')
+            while EndlessMetadata.sent < 64 * 1024 * 1024:  # bounded: 64 MiB at most, whatever the client does
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                EndlessMetadata.sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.anyio
+async def test_metadata_reads_stop_at_the_cap_and_the_client_closes() -> None:
+    from bgtask_mcp.config import OAuthSettings
+    from bgtask_mcp.oauth import JwtVerifier
+
+    endless = ThreadingHTTPServer(("127.0.0.1", 0), EndlessMetadata)
+    thread = threading.Thread(target=endless.serve_forever, daemon=True)
+    thread.start()
+    try:
+        issuer = f"http://127.0.0.1:{endless.server_address[1]}"
+        verifier = JwtVerifier(OAuthSettings(issuer=issuer, audience="x", scope="dms:read", leeway=30))
+        key = await verifier.keys.key("any-kid")
+        assert key is None
+        await verifier.aclose()
+        assert verifier._http.is_closed
+    finally:
+        endless.shutdown()
+        endless.server_close()
+    # both discovery paths were tried; each read stopped near the cap (plus what socket buffers held) instead
+    # of reading the 64 MiB on offer
+    assert EndlessMetadata.sent < 16 * 1024 * 1024

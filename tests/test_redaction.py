@@ -25,7 +25,7 @@ from mcp import Client
 
 from bgtask_mcp.dms.wire import WireTask
 from bgtask_mcp.models import task_from_wire
-from bgtask_mcp.redaction import DEEP_MASK, MASK, RedactingFilter, Secret, is_secret_key, mask_text, mask_value
+from bgtask_mcp.redaction import DEEP_MASK, MASK, RedactingFilter, is_secret_key, mask_text, mask_value, register_secret
 from bgtask_mcp.server import build_server
 from bgtask_mcp.simulator import data
 
@@ -76,7 +76,12 @@ SECRET_KEYS = [
     "apiKey",
     "sasl.jaas.config",
     "ssl.truststore.password",
-    "ssl.keystore.location",
+    "ssl.keystore.key",
+    "keytab",
+    "sasl.kerberos.keytab",
+    "pw",
+    "db_pw",
+    "storepass",
     "connection_string",
     "connectionString",
     "dsn",
@@ -87,6 +92,16 @@ SECRET_KEYS = [
     "dbpassword",
 ]
 ORDINARY_KEYS = [
+    # settings about a secret: what a model needs to explain a TLS or SASL change
+    "ssl.keystore.location",
+    "ssl.truststore.location",
+    "ssl.keystore.type",
+    "sasl.mechanism",
+    "sasl.enabled.mechanisms",
+    "sasl.username",
+    "sasl.kerberos.principal",
+    "password.policy",
+    "ssl.endpoint.identification.algorithm",
     "public_ip_id",
     "bypass",
     "passive",
@@ -200,12 +215,12 @@ def test_ordinary_text_and_our_own_instructions_are_left_alone(text: str) -> Non
 
 
 def test_registered_secrets_are_masked_anywhere() -> None:
-    Secret("REGISTERED-FAKE-SECRET-00042")
+    register_secret("REGISTERED-FAKE-SECRET-00042")
     assert mask_text("it was REGISTERED-FAKE-SECRET-00042, then") == "it was ***, then"
 
 
 def test_log_records_are_masked_in_message_arguments_and_traceback() -> None:
-    Secret("FAKE-LOGGED-SECRET-9f8e7d")
+    register_secret("FAKE-LOGGED-SECRET-9f8e7d")
     record = logging.LogRecord(
         "x", logging.INFO, __file__, 1, "value %s password=%s", ("FAKE-LOGGED-SECRET-9f8e7d", "pw1"), None
     )
@@ -250,6 +265,46 @@ def secret_leaf(marker: str) -> st.SearchStrategy[Any]:
         st.just(f"Basic {marker}"),
         st.just(f"-----BEGIN PRIVATE KEY-----\nMIIB{marker}\n-----END PRIVATE KEY-----"),
         st.just(f"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.{marker}"),
+        command_lines(marker),
+        argument_arrays(marker),
+        markup(marker),
+        st.sampled_from(["Invalid request parameter", "bad config", "Error"]).map(  # a chain after a colon
+            lambda lead: f"{lead}: sasl.password={marker} does not meet the password policy."
+        ),
+        key.map(lambda k: repr({k: marker, "topic": "orders"})),  # a Python repr
+    )
+
+
+FLAGS = ["--password", "--sasl-password", "--client-secret", "--token", "-storepass", "-keypass", "--keytab"]
+
+
+def command_lines(marker: str) -> st.SearchStrategy[str]:
+    """Secrets on a command line, in every form a shell or a config tool writes them."""
+    flag = st.sampled_from(FLAGS)
+    return st.one_of(
+        st.just(f"mysql -u root -p{marker} orders"),
+        st.just(f"mariadb -h db-1 -p'{marker}' orders"),
+        st.just(f"tool -u app -p {marker} --topic orders"),
+        flag.map(lambda f: f"kafka-configs --bootstrap-server b:9092 {f} {marker} --alter"),
+        flag.map(lambda f: f"tool {f}={marker} --topic orders"),
+        flag.map(lambda f: f'tool {f} "{marker}" --topic orders'),
+        st.just(f"openssl pkcs12 -in a.p12 -passin pass:{marker} -nodes"),
+        st.just(f"java -Dssl.keystore.password={marker} -Djava.security.auth.login.config=/x -jar app.jar"),
+        st.just(f"PGPASSWORD={marker} psql -h db-1"),
+    )
+
+
+def argument_arrays(marker: str) -> st.SearchStrategy[list[str]]:
+    return st.sampled_from([*FLAGS, "-p"]).map(lambda f: ["kafka-configs", "--alter", f, marker, "--topic", "orders"])
+
+
+def markup(marker: str) -> st.SearchStrategy[str]:
+    key = st.sampled_from(["password", "sasl.password", "ssl.key.password", "secretKey"])
+    return st.one_of(
+        key.map(lambda k: f"<config><{k}>{marker}</{k}><topic>orders</topic></config>"),
+        key.map(lambda k: f'<property name="{k}" value="{marker}"/>'),
+        key.map(lambda k: f'<entry key="{k}">{marker}</entry>'),
+        key.map(lambda k: f'<user name="app" {k}="{marker}"/>'),
     )
 
 
@@ -350,6 +405,14 @@ def test_a_seeded_marker_never_reaches_results_logs_or_errors(
     ):
         result = portal.call(client.call_tool, tool, args)
         debug_journal.add_result(result)
+    # DMS quoting the refused parameter in its error text (and so in the tool error and the DEBUG log)
+    simulator.faults({"kind": "invalid_parameter", "detail": raw, "path_contains": scratch})
+    try:
+        refused = portal.call(client.call_tool, "list_background_tasks", {"instance_id": scratch, "start": 2})
+    finally:
+        simulator.faults()
+    assert refused.is_error and "DMS.00400062" in str(refused.content)
+    debug_journal.add_result(refused)
     assert not debug_journal.leaks((marker,)), (raw, debug_journal.leaks((marker,)))
 
 

@@ -35,8 +35,9 @@ from .conftest import Simulator, fast_settings, sim_env
 
 # Fields the simulator sends that the SDK's models lack, each with the public source that documents it.
 NOT_IN_SDK_MODELS = {
-    "task": "huaweicloud/terraform-provider-huaweicloud: huaweicloud/services/kafka/"
-    "resource_huaweicloud_dms_kafka_permissions.go (reads the instance record's task.name)",
+    "task": "chnsz/golangsdk (vendored by huaweicloud/terraform-provider-huaweicloud): openstack/dms/v2/kafka/"
+    "instances/results.go and .../rabbitmq/instances/results.go, Task{name, status, created_at}; the provider's "
+    "resource_huaweicloud_dms_kafka_permissions.go reads task.name",
 }
 PRIMITIVES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "bool": (bool,), "float": (int, float)}
 

@@ -53,6 +53,10 @@ def test_a_wait_shows_the_percentage_of_100_in_a_generic_progress_bar(server: Ht
         if client.poll() is None:
             client.kill()
     *progress, final = lines
-    assert final["isError"] is False and final["result"]["succeeded"] is True and final["result"]["progress"]["percentage"] == 100
+    assert (
+        final["isError"] is False
+        and final["result"]["succeeded"] is True
+        and final["result"]["progress"]["percentage"] == 100
+    )
     assert [(p["progress"], p["total"]) for p in progress] == [(0, 100), (50, 100), (100, 100)]
     assert "50% done" in progress[1]["message"] and "finished successfully" in progress[-1]["message"]

@@ -106,7 +106,7 @@ class PasswordAuth:
             held = self._held.get(scope)
             if held is None or self._clock.now() >= held.refresh_at:
                 issued = await self._login(scope)
-                register_secret(issued.token)
+                register_secret(issued.token, ttl=issued.lifetime)  # forgotten when it expires
                 margin = min(REFRESH_MARGIN_SECONDS, issued.lifetime / 2)
                 held = _Held(issued.token, issued.project_id, self._clock.now() + issued.lifetime - margin)
                 self._held[scope] = held

@@ -36,6 +36,7 @@ FAULT_KINDS = (
     "forbidden",  # 403 DMS.00403003: the role lacks the permission
     "token_expired",  # 401 APIG.0307, as for an expired or revoked IAM token
     "redirect",  # 302 to a login page, as a captive portal or a misconfigured proxy answers
+    "invalid_parameter",  # 400 DMS.00400062 whose message quotes the parameter it refused (the rule's detail)
 )
 FAULT_FIELDS = frozenset(
     {
@@ -48,6 +49,7 @@ FAULT_FIELDS = frozenset(
         "probability",
         "latency_s",
         "oversized_bytes",
+        "detail",
     }
 )
 
@@ -63,6 +65,7 @@ class FaultRule:
     probability: float = 1.0
     latency_s: float = 0.0
     oversized_bytes: int = 8 * 1024 * 1024
+    detail: str = "the parameter"  # what invalid_parameter quotes after the documented message
     seen: int = 0
     hits: int = 0
 
@@ -278,6 +281,8 @@ def _fault_response(rule: FaultRule) -> Response:
             return error("DMS.00403003")
         case "token_expired":
             return error("APIG.0307", gateway=True)
+        case "invalid_parameter":
+            return error("DMS.00400062", detail=rule.detail)
         case "redirect":
             return Response(status_code=302, headers={**rid, "Location": "http://portal.invalid/login"})
     raise ValueError(rule.kind)

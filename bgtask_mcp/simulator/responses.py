@@ -19,13 +19,14 @@ SIMULATOR_HEADER = "X-Dms-Simulator"
 def error(
     code: str, *, gateway: bool = False, detail: str | None = None, headers: dict[str, str] | None = None
 ) -> Response:
-    """The documented answer for ``code``. The gateway appends a detail to its message in practice
-    ("Incorrect IAM authentication information: verify aksk signature fail"); DMS's own codes never get one."""
+    """The documented answer for ``code``, with ``detail`` after the documented message when given: the gateway
+    says why ("Incorrect IAM authentication information: verify aksk signature fail"), and DMS quotes the
+    parameter it refused ("Invalid request parameter: sasl.password=... does not meet the password policy")."""
     known = facts.error_codes().get(code)
     if known is None:
         raise KeyError(f"{code} is not a documented error code; add it with its source to facts/error_codes.csv")
     rid = uuid.uuid4().hex
-    message = f"{known.message.rstrip('.')}: {detail}" if detail and gateway else known.message
+    message = f"{known.message.rstrip('.')}: {detail}" if detail else known.message
     body: dict[str, Any] = {"error_code": code, "error_msg": message}
     if gateway:
         body["request_id"] = rid

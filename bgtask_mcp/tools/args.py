@@ -21,18 +21,22 @@ def or_default(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
+MAX_ID_CHARACTERS = 64  # longer than any DMS id with room for stray spaces: refused by the schema itself
+
 InstanceId = Annotated[
     str,
     Field(
+        max_length=MAX_ID_CHARACTERS,
         description=f"ID of the DMS instance (Kafka, RabbitMQ or RocketMQ): {ids.INSTANCE.accepted}. Only have "
-        "its name? Call list_instances(name=...) first: it turns a name into this id."
+        "its name? Call list_instances(name=...) first: it turns a name into this id.",
     ),
 ]
 TaskId = Annotated[
     str,
     Field(
+        max_length=MAX_ID_CHARACTERS,
         description=f"ID of the background task: {ids.TASK.accepted}, from list_background_tasks or the job_id "
-        "the operation that started the task returned."
+        "the operation that started the task returned.",
     ),
 ]
 Region = Annotated[
@@ -45,8 +49,9 @@ Region = Annotated[
 ProjectId = Annotated[
     str | None,
     Field(
+        max_length=MAX_ID_CHARACTERS,
         description=f"Project ID of the region ({ids.PROJECT.accepted}). null (the default, almost always right): "
-        "the server uses the region's configured project, or asks IAM for it."
+        "the server uses the region's configured project, or asks IAM for it.",
     ),
 ]
 Cloud = Annotated[

@@ -45,7 +45,7 @@ EndTime = Annotated[str | None, Field(description=f"Only tasks started at or bef
 NameFilter = Annotated[
     str | None,
     Field(
-        description="Only tasks with this name (case-insensitive), e.g. bindInstancePublicIp, modifyAutoTopic, "
+        description="Only tasks with this name (case-insensitive), e.g. bindInstancePublicIp, kafkaConfigModify, "
         "kafkaResetConsumerOffset. With limit=1 this finds the latest such task."
     ),
 ]
