@@ -24,11 +24,8 @@ ParamsValue = Annotated[
     dict[str, Any] | list[Any] | str | int | float | bool | None,
     WithJsonSchema({"anyOf": [{"type": t} for t in ("object", "array", "string", "number", "boolean", "null")]}),
     Field(
-        description=(
-            "Task parameters, decoded from the JSON string the API returns: an object for most tasks. Text that "
-            "is not JSON is kept as text; integers beyond 2^53 arrive as decimal strings; secrets (values of "
-            "secret-looking keys, name/value pairs naming a secret, credentials in URLs) are replaced by '***'."
-        )
+        description="Task parameters decoded from the API's JSON string; text that is not JSON stays text; "
+        "integers beyond 2^53 are decimal strings; secrets are '***'."
     ),
 ]
 
@@ -38,21 +35,15 @@ class Task(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    id: str = Field(description="Task ID.")
-    name: str = Field(
-        description="Task name, e.g. bindInstancePublicIp, modifyAutoTopic, kafkaConfigModify (open-ended)."
-    )
-    user_name: str = Field(description="Username of the user who started the task.")
-    user_id: str = Field(description="User ID of the user who started the task.")
+    id: str
+    name: str = Field(description="Task name (open-ended); dms://glossary explains the documented ones.")
+    user_name: str = Field(description="Who started the task.")
+    user_id: str
     params: ParamsValue
-    status: str = Field(description=f"Task status: {vocabulary.status_summary()}. {vocabulary.UNKNOWN_STATUS}")
-    created_at: str = Field(description="Start time of the task (RFC 3339, UTC).")
-    updated_at: str = Field(
-        description="End time of the task (RFC 3339, UTC); while the task runs, the time of its last update."
-    )
-    schedule_at: str | None = Field(
-        default=None, description="Scheduled tasks only: when it runs or ran (RFC 3339, UTC); null otherwise."
-    )
+    status: str = Field(description=f"{vocabulary.status_names()}; others are kept verbatim, as still running.")
+    created_at: str = Field(description="Start time (RFC 3339, UTC).")
+    updated_at: str = Field(description="End time; while it runs, the last update.")
+    schedule_at: str | None = Field(default=None, description="Scheduled tasks only: when it runs or ran.")
 
     @property
     def terminal(self) -> bool:
@@ -88,10 +79,10 @@ class Step(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    name: str = Field(description="Step name.")
-    status: str = Field(description=f"Step state: {', '.join(vocabulary.STEP_STATUSES)}.")
-    started_at: str | None = Field(description="When the step started (RFC 3339, UTC); null before it starts.")
-    ended_at: str | None = Field(description="When the step ended (RFC 3339, UTC); null while it runs.")
+    name: str
+    status: str = Field(description=", ".join(vocabulary.STEP_STATUSES))
+    started_at: str | None
+    ended_at: str | None
 
 
 class Progress(BaseModel):
@@ -99,9 +90,9 @@ class Progress(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    percentage: int | None = Field(description="Percent done, 0 to 100; null when unknown.")
-    remain_seconds: int | None = Field(description="Seconds DMS expects the task still needs; null when unknown.")
-    steps: list[Step] = Field(description="The task's steps in order, with their states and times.")
+    percentage: int | None
+    remain_seconds: int | None = Field(description="Seconds DMS expects the task still needs.")
+    steps: list[Step]
 
     def current_step(self) -> Step | None:
         """The step that runs (or failed), else the first still waiting."""
@@ -135,59 +126,50 @@ class TaskList(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    task_count: int = Field(
-        description="Number of tasks (for a list: the total matching on the API side, not the page size)."
-    )
-    tasks: list[Task] = Field(description="Task details, newest first.")
-    region: str = Field(default="", description="The region the tasks were read from.")
-    simulated: bool = Field(
-        default=False, description="True when the answer comes from the embedded DMS simulator, not a real cloud."
-    )
-    note: str | None = Field(default=None, description="How to read this answer (where it came from, filters).")
+    task_count: int = Field(description="For a list: the API's total within the time window, not the page size.")
+    tasks: list[Task] = Field(description="Newest first.")
+    region: str = ""
+    simulated: bool = Field(default=False, description="From the embedded simulator, not a real cloud.")
+    note: str | None = None
 
 
 class TaskDetail(TaskList):
     """One task, with its progress when DMS reports one."""
 
     progress: Progress | None = Field(
-        default=None, description="Progress of a running Kafka or RocketMQ scale-out task; null when none."
+        default=None, description="A running Kafka or RocketMQ scale-out task's progress."
     )
 
 
 class TaskPage(TaskList):
     """A page of list_background_tasks, with what to pass to fetch the next one."""
 
-    start: int = Field(description="1-based offset of the first task of this page (the API's 'start').")
-    limit: int = Field(description="Page size that was asked for.")
-    next_start: int | None = Field(
-        description="Pass this as 'start' to get the next page; null when this is the last page."
-    )
+    start: int
+    limit: int
+    next_start: int | None = Field(description="Pass as start for the next page; null on the last.")
     scanned: int = Field(
         default=0,
-        description="With name/status filters: how many tasks were read from the API to fill this page.",
+        description="With filters: tasks read to fill this page.",
     )
 
 
 class WaitResult(BaseModel):
     """The outcome of waiting for a task."""
 
-    finished: bool = Field(description="True when the task reached a terminal status before the timeout.")
-    succeeded: bool = Field(description="True only when the task finished with status SUCCESS.")
-    status: str = Field(description="The last status seen.")
-    waited_seconds: float = Field(description="How long this call waited, in seconds.")
-    task_duration_seconds: float | None = Field(
-        description="How long the task itself ran (updated_at - created_at), in seconds."
-    )
-    polls: int = Field(description="How many times the task was read.")
+    finished: bool = Field(description="The task reached a terminal status before the timeout.")
+    succeeded: bool = Field(description="It finished with SUCCESS.")
+    status: str
+    waited_seconds: float
+    task_duration_seconds: float | None = Field(description="How long the task ran (updated_at - created_at).")
+    polls: int
     progress: Progress | None = Field(
         default=None,
-        description="Progress of a Kafka or RocketMQ scale-out task as last read (percentage, time left, steps); "
-        "null when DMS reports none.",
+        description="A Kafka or RocketMQ scale-out task's progress as last read.",
     )
-    summary: str = Field(description="One sentence stating the outcome.")
-    task: Task = Field(description="The task as last read.")
-    region: str = Field(default="", description="The region the task was read from.")
-    simulated: bool = Field(default=False, description="True when the answer comes from the embedded simulator.")
+    summary: str
+    task: Task
+    region: str = ""
+    simulated: bool = False
 
 
 class CurrentTask(BaseModel):
@@ -195,9 +177,9 @@ class CurrentTask(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    name: str = Field(description="Task name.")
-    status: str = Field(description="Task status.")
-    started_at: str | None = Field(description="When it started (RFC 3339, UTC).")
+    name: str
+    status: str
+    started_at: str | None
 
 
 class Instance(BaseModel):
@@ -205,19 +187,17 @@ class Instance(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    instance_id: str = Field(description="Instance ID (a UUID): pass it as instance_id to the task tools.")
-    name: str = Field(description="Instance name.")
-    engine: str = Field(description="Message engine: kafka, rabbitmq or rocketmq.")
-    engine_version: str = Field(description="Engine version, e.g. 3.x.")
-    status: str = Field(description="Instance status, e.g. RUNNING, CREATING, ERROR, FROZEN.")
-    type: str = Field(description="Instance type: cluster or single.")
-    specification: str = Field(description="Specification (bandwidth or flavor), e.g. 100MB.")
-    created_at: str | None = Field(description="When the instance was created (ISO 8601, UTC).")
-    region: str = Field(description="Region of the instance.")
-    project_id: str = Field(description="Project ID the instance belongs to.")
-    current_task: CurrentTask | None = Field(
-        default=None, description="The background task running on the instance now, as its record names it."
-    )
+    instance_id: str = Field(description="Pass it as instance_id to the task tools.")
+    name: str
+    engine: str
+    engine_version: str
+    status: str
+    type: str
+    specification: str
+    created_at: str | None
+    region: str
+    project_id: str
+    current_task: CurrentTask | None = Field(default=None, description="The task running on the instance now.")
 
 
 def instance_from_wire(wire: WireInstance, region: str, project_id: str, engine: str) -> Instance:
@@ -249,10 +229,10 @@ def current_task_from_wire(wire: WireInstanceTask) -> CurrentTask:
 class InstanceList(BaseModel):
     """Instances matching a list_instances call, best matches first."""
 
-    instance_count: int = Field(description="How many instances matched (all of them, not only those shown).")
-    instances: list[Instance] = Field(description="The matching instances: exact id or name matches first.")
-    note: str | None = Field(default=None, description="How to read this list (truncation, engines not reached).")
-    simulated: bool = Field(default=False, description="True when the answer comes from the embedded simulator.")
+    instance_count: int = Field(description="All matching, not only those shown.")
+    instances: list[Instance] = Field(description="Exact id or name matches first.")
+    note: str | None = None
+    simulated: bool = False
 
 
 def parse_time(value: str) -> datetime | None:

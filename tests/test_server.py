@@ -68,6 +68,7 @@ async def test_tools_are_listed_with_annotations_and_schemas(mcp_client: Client)
     get = tools["get_background_task"].input_schema
     assert list(get["properties"]) == ["instance_id", "task_id", "region", "project_id"]
     assert get["required"] == ["instance_id", "task_id"]
+    assert get["properties"]["instance_id"]["maxLength"] == get["properties"]["task_id"]["maxLength"] == 64
     assert "default region, eu-de" in get["properties"]["region"]["description"]
     task = tools["get_background_task"].output_schema["properties"]["tasks"]["items"]  # type: ignore[index]
     assert list(task["properties"]) == [

@@ -21,12 +21,14 @@ def or_default(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
-MAX_ID_CHARACTERS = 64  # longer than any DMS id with room for stray spaces: refused by the schema itself
+# Longer than any DMS id, with room for stray spaces: advertised in the schema so that clients can stop such a
+# value; the server's own check (ids.py) refuses it with a message that says what to do next.
+MAX_ID_LENGTH = {"maxLength": 64}
 
 InstanceId = Annotated[
     str,
     Field(
-        max_length=MAX_ID_CHARACTERS,
+        json_schema_extra=MAX_ID_LENGTH,
         description=f"ID of the DMS instance (Kafka, RabbitMQ or RocketMQ): {ids.INSTANCE.accepted}. Only have "
         "its name? Call list_instances(name=...) first: it turns a name into this id.",
     ),
@@ -34,7 +36,7 @@ InstanceId = Annotated[
 TaskId = Annotated[
     str,
     Field(
-        max_length=MAX_ID_CHARACTERS,
+        json_schema_extra=MAX_ID_LENGTH,
         description=f"ID of the background task: {ids.TASK.accepted}, from list_background_tasks or the job_id "
         "the operation that started the task returned.",
     ),
@@ -49,7 +51,7 @@ Region = Annotated[
 ProjectId = Annotated[
     str | None,
     Field(
-        max_length=MAX_ID_CHARACTERS,
+        json_schema_extra=MAX_ID_LENGTH,
         description=f"Project ID of the region ({ids.PROJECT.accepted}). null (the default, almost always right): "
         "the server uses the region's configured project, or asks IAM for it.",
     ),

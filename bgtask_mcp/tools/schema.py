@@ -4,8 +4,10 @@
   conversion replaces such a property by its non-null branch and would drop a description beside it.
 - ``cloud`` exists only when several clouds are configured, as an enum of their names.
 - ``region`` names the server's default region.
-- Output schemas are inlined (no ``$ref``) and carry no generated ``title``s, so a client validating
-  ``structuredContent`` resolves nothing and walks only keywords that say something.
+- Output schemas are inlined (no ``$ref``) and carry no generated ``title``s, nor the model classes' docstrings
+  (developer documentation): a client validating ``structuredContent`` resolves nothing, and the field
+  descriptions a model needs are what remains. Input schemas carry no generated ``title``s either: every
+  ``tools/list`` costs the model its tokens.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def shape_input(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
             "the server's default region.", f"the server's default region, {region}."
         )
     for prop in properties.values():
+        prop.pop("title", None)
         _description_into_branch(prop)
+    shaped.pop("title", None)
     return shaped
 
 
@@ -62,7 +66,9 @@ def shape_output(schema: dict[str, Any]) -> dict[str, Any]:
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 target = resolve(definitions[ref.removeprefix("#/$defs/")])
                 return {**target, **{k: resolve(v) for k, v in node.items() if k not in ("$ref", "title")}}
-            return {k: resolve(v, k == "properties") for k, v in node.items() if k not in ("$defs", "title")}
+            docstring = "properties" in node  # an object's description is its class docstring
+            dropped = ("$defs", "title", "description") if docstring else ("$defs", "title")
+            return {k: resolve(v, k == "properties") for k, v in node.items() if k not in dropped}
         if isinstance(node, list):
             return [resolve(item) for item in node]
         return node
