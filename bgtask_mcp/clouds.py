@@ -159,4 +159,6 @@ def _with_overrides(cloud: CloudSettings, env_cloud: CloudSettings) -> CloudSett
         changes["endpoint"] = env_cloud.endpoint
     if env_cloud.iam_endpoint:
         changes["iam_endpoint"] = env_cloud.iam_endpoint
+    if env_cloud.cts_endpoint:
+        changes["cts_endpoint"] = env_cloud.cts_endpoint
     return replace(cloud, **changes) if changes else cloud

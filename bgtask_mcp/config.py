@@ -63,10 +63,11 @@ class CloudSettings:
     credentials: Credentials = field(default_factory=Credentials)
     endpoint: str | None = None  # DMS endpoint of ``region`` (BGTASK_ENDPOINT)
     iam_endpoint: str | None = None  # base URL, without /v3
+    cts_endpoint: str | None = None  # CTS endpoint of ``region`` (BGTASK_CTS_ENDPOINT)
     source: str = "the environment"
 
     def endpoints(self, overrides: Mapping[tuple[str, str], str]) -> Endpoints:
-        return Endpoints(self.region, self.endpoint, self.iam_endpoint, overrides)
+        return Endpoints(self.region, self.endpoint, self.iam_endpoint, overrides, self.cts_endpoint)
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ def _environment_cloud(values: Env, flags: Mapping[str, Any]) -> CloudSettings:
     """The cloud described by BGTASK_* variables (and the official SDK's), flags winning."""
     endpoint = flags.get("endpoint") or values.text("BGTASK_ENDPOINT")
     iam = values.text("BGTASK_IAM_ENDPOINT")
+    cts = values.text("BGTASK_CTS_ENDPOINT")
     project = flags.get("project_id") or values.text("BGTASK_PROJECT_ID")
     return CloudSettings(
         region=_region(flags.get("region") or values.text("BGTASK_REGION")),
@@ -203,6 +205,7 @@ def _environment_cloud(values: Env, flags: Mapping[str, Any]) -> CloudSettings:
         ),
         endpoint=check_url(str(endpoint), "BGTASK_ENDPOINT") if endpoint else None,
         iam_endpoint=iam_base(check_url(iam, "BGTASK_IAM_ENDPOINT")) if iam else None,
+        cts_endpoint=check_url(cts, "BGTASK_CTS_ENDPOINT") if cts else None,
     )
 
 

@@ -51,6 +51,9 @@ def show_result(result: CallToolResult, as_json: bool) -> None:
     if as_json:
         say(json.dumps(payload, indent=2, ensure_ascii=False))
         return
+    if "changes" in payload:
+        show_changes(payload)
+        return
     if "instances" in payload:
         rows = [[i["name"], i["engine"], i["status"], i["region"], i["instance_id"]] for i in payload["instances"]]
         for line in table(rows) if rows else ["(no instance matches)"]:
@@ -66,6 +69,21 @@ def show_result(result: CallToolResult, as_json: bool) -> None:
     for row, task in zip(table(rows) if rows else [], tasks, strict=False):
         say(f"  {row}")
         say(f"  {DIM}  params: {json.dumps(task['params'], ensure_ascii=False)}{RESET}")
+
+
+def show_changes(payload: dict[str, Any]) -> None:
+    """list_changes as a table: when, where, what, status, who."""
+    shown = payload["changes"][:12]
+    rows = [
+        [c["time"][:16].replace("T", " "), c["region"], c["instance_name"] or "-", c["status"], c["name"],
+         f"by {c['user'] or '-'}" + (" (joined with its audit trace)" if c["task_id"] and c["trace_id"] else "")]
+        for c in shown
+    ]  # fmt: skip
+    say(f"  {payload['change_count']} change(s) in {', '.join(payload['regions'])}; the newest {len(shown)}:")
+    for line in table(rows) if rows else ["(nothing changed)"]:
+        say(f"  {line}")
+    for missing in payload["partial"]:
+        say(f"  partial: {missing['region']} {missing['part']}: {missing['error']}")
 
 
 class Session:
@@ -90,6 +108,11 @@ class Session:
 
 
 async def _script(s: Session, sim: SimulatorServer) -> None:
+    await s.call(
+        "What changed on our messaging in eu-nl in the last 24 hours, and who did it?",
+        "list_changes",
+        {"region": "eu-nl", "since": "24h"},
+    )
     await s.call("Which instances are called prod-events?", "list_instances", {"name": "prod-events"})
     found = await s.call(
         "Did the public-IP binding on prod-events in eu-nl finish? First, find the instance",

@@ -20,7 +20,12 @@ def instructions(settings: Settings) -> str:
 Answers "what happened to that change?" for Distributed Message Service (Kafka, RabbitMQ, RocketMQ) instances
 on Open Telekom Cloud and Huawei Cloud. Every change to an instance runs as a background task.
 
-The path from what a person says to an answer: instance name -> instance_id -> task.
+"What changed?" across a fleet comes first: list_changes(region="eu-nl,eu-de", since="24h") answers in one
+call with background tasks, planned (scheduled) tasks and the Cloud Trace Service audit trail merged, newest
+first, each with who did it (the CTS user, not the service account) and a meaning where a source gives one.
+Filter with instance, engine, status, user; page with cursor; partial says what could not be read.
+
+The path from what a person says to one change: instance name -> instance_id -> task.
 - list_instances: find an instance by (part of) its name, any case; returns its instance_id. Use it first
   whenever the user names an instance instead of giving a UUID.
 - get_background_task: one task by id (a task id from a list, or the job_id an operation returned).

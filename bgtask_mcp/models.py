@@ -8,7 +8,7 @@ times in ISO 8601 instead of epoch milliseconds.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -250,3 +250,49 @@ def epoch_ms_to_iso(value: str) -> str | None:
     except (ValueError, OverflowError, OSError):
         return None
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
+
+
+ChangeSource = Literal["task", "scheduled", "trace"]
+
+
+class Change(BaseModel):
+    """One change to an instance: a background task, a scheduled task, or a CTS trace, joined where a job id
+    links them."""
+
+    time: str = Field(description="When it started, or for a planned task when it is due (RFC 3339, UTC).")
+    ended: str | None = Field(description="When it ended; null while it runs or for a trace.")
+    source: ChangeSource = Field(description="task, scheduled (planned or ran on schedule) or trace (CTS only).")
+    name: str = Field(description="Task name or CTS trace name.")
+    meaning: str | None = Field(description="What it does, where a public source says so.")
+    status: str = Field(description="Task status; for a trace SUCCESS or FAILED.")
+    user: str | None = Field(description="Who asked: the CTS user when a trace is joined, else the task's user.")
+    instance_id: str | None
+    instance_name: str | None
+    engine: str | None
+    region: str
+    task_id: str | None
+    trace_id: str | None
+    params: ParamsValue
+    source_ip: str | None
+
+
+class Partial(BaseModel):
+    """A part of the fleet that could not be read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    region: str
+    instance_id: str | None
+    part: Literal["instances", "tasks", "traces"]
+    error: str = Field(description="What went wrong and what to do next.")
+
+
+class ChangeList(BaseModel):
+    """What changed across the fleet, newest first."""
+
+    change_count: int = Field(description="Changes found in the window (all pages).")
+    changes: list[Change] = Field(description="Newest first, at most limit.")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last.")
+    regions: list[str]
+    partial: list[Partial] = Field(description="What could not be read: the answer is complete without these.")
+    simulated: bool = False

@@ -17,7 +17,7 @@ from bgtask_mcp.config import Settings
 from bgtask_mcp.dms import context
 from bgtask_mcp.dms.client import DMSClient
 from bgtask_mcp.dms.errors import APIError, ConfigurationError, InvalidArgument, TaskNotFound
-from bgtask_mcp.dms.wire import WireInstanceList, WireTaskList
+from bgtask_mcp.dms.wire import WireInstanceList, WireTaskList, WireTracePage
 from bgtask_mcp.models import Instance, Progress, TaskList, instance_from_wire, progress_from_wire, task_from_wire
 from bgtask_mcp.redaction import shown
 from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry
@@ -204,6 +204,21 @@ class TaskService:
         page = self._tasks(wire, target)
         self._remember(target, instance, page)
         return page
+
+    async def traces(
+        self, target: Target, *, since_ms: int, until_ms: int, resource_id: str | None, marker: str | None
+    ) -> WireTracePage:
+        """One page of the region's DMS traces in CTS (the audit trail), newest first."""
+        return await self._limited(
+            lambda: target.client.list_traces(
+                target.region,
+                target.project,
+                since_ms=since_ms,
+                until_ms=until_ms,
+                resource_id=resource_id,
+                marker=marker,
+            )
+        )
 
     async def progress(self, target: Target, instance: str, task: str) -> Progress | None:
         wire = await self._limited(lambda: target.client.task_progress(target.region, target.project, instance, task))

@@ -35,7 +35,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BGTASK_IAM_ENDPOINT", "IAM endpoint (project lookup, password login); default: the region's",
              "where", None, "HUAWEICLOUD_SDK_IAM_ENDPOINT"),
     Variable("HUAWEICLOUD_SDK_REGION_<ENGINE>_<REGION>", "the official SDK's endpoint override per engine "
-             "(KAFKA, RABBITMQ, ROCKETMQ) and region, e.g. HUAWEICLOUD_SDK_REGION_KAFKA_EU_NL", "where"),
+             "(KAFKA, RABBITMQ, ROCKETMQ) or CTS and region, e.g. HUAWEICLOUD_SDK_REGION_KAFKA_EU_NL", "where"),
+    Variable("BGTASK_CTS_ENDPOINT", "Cloud Trace Service endpoint URL of that region (list_changes; wins over "
+             "the region table)", "where"),
     Variable("OS_CLOUD", "an entry of clouds.yaml (region_name, auth.*, ak/sk); see OS_CLIENT_CONFIG_FILE", "where",
              "--cloud"),
     Variable("OS_CLIENT_CONFIG_FILE", "clouds.yaml to read (default: ./clouds.yaml, ~/.config/openstack/, "

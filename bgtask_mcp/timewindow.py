@@ -23,10 +23,18 @@ HELP = (
 
 def to_dms_time(value: str, *, now: datetime | None = None) -> str:
     """Convert to ``YYYYMMDDHHmmss`` UTC; raises ValueError with a sentence saying what is accepted."""
-    text = value.strip()
-    when = _parse(text, value, now or datetime.now(UTC))
+    return dms_time_of(to_datetime(value, now=now))
+
+
+def to_datetime(value: str, *, now: datetime | None = None) -> datetime:
+    """Any accepted form -> an aware UTC datetime; raises ValueError with a sentence saying what is accepted."""
+    when = _parse(value.strip(), value, now or datetime.now(UTC))
     if not EARLIEST <= when <= LATEST:
         raise ValueError(f"the time {shown(value, 40)} is outside 1970-01-01 to 9999-12-31 (UTC), the range DMS keeps")
+    return when
+
+
+def dms_time_of(when: datetime) -> str:
     return f"{when.year:04d}{when.month:02d}{when.day:02d}{when.hour:02d}{when.minute:02d}{when.second:02d}"
 
 

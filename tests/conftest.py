@@ -153,6 +153,7 @@ def region_env(sim: Simulator) -> dict[str, str]:
     env = {"BGTASK_IAM_ENDPOINT": sim.url + "/v3"}
     for region, url in sim.urls.items():
         env[f"HUAWEICLOUD_SDK_REGION_KAFKA_{region.upper().replace('-', '_')}"] = url
+        env[f"HUAWEICLOUD_SDK_REGION_CTS_{region.upper().replace('-', '_')}"] = url  # CTS on the same port
     return env
 
 

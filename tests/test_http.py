@@ -34,7 +34,7 @@ pytestmark = pytest.mark.anyio
 TOKEN = "test-bearer-token-6b1f0d2c9a8e4f37b5d1"  # long enough to be registered as a secret and masked
 KAFKA = data.KAFKA.id
 ERAS = {"legacy": "2025-11-25", "auto": "2026-07-28"}
-TOOLS = {"list_instances", "get_background_task", "list_background_tasks", "wait_for_background_task"}
+TOOLS = {"list_changes", "list_instances", "get_background_task", "list_background_tasks", "wait_for_background_task"}
 
 
 @pytest.fixture(scope="module")

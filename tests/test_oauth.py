@@ -126,7 +126,7 @@ async def test_a_client_with_a_token_from_the_provider_calls_the_tools(server: H
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
         Client(streamable_http_client(server.mcp_url, http_client=http)) as client,
     ):
-        assert len((await client.list_tools()).tools) == 4
+        assert len((await client.list_tools()).tools) == 5
         result = await client.call_tool("get_background_task", {"instance_id": data.KAFKA.id,
                                                                  "task_id": data.EXAMPLE_TASK_ID})  # fmt: skip
         assert not result.is_error

@@ -50,7 +50,8 @@ PROPERTY_SETTINGS = settings(
 HEX32 = r"[0-9a-f]{32}"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 ALLOWED_PATH = re.compile(
-    rf"^(/v2/{HEX32}/instances(/{UUID}/(scheduled-tasks|tasks(/({HEX32}|{UUID})(/progress)?)?))?|/v3/projects)$"
+    rf"^(/v2/{HEX32}/instances(/{UUID}/(scheduled-tasks|tasks(/({HEX32}|{UUID})(/progress)?)?))?|/v3/projects"
+    rf"|/v3/{HEX32}/traces)$"
 )
 AGGREGATES = {
     "all",
@@ -60,6 +61,7 @@ AGGREGATES = {
     "GET show",
     "GET progress",
     "GET scheduled",
+    "GET traces",
     "GET instances",
     "GET projects",
     "iam:projects",

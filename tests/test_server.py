@@ -25,7 +25,7 @@ pytestmark = pytest.mark.anyio
 KAFKA = data.KAFKA.id
 ARCHIVE = data.ARCHIVE.id
 UNKNOWN_INSTANCE = "00000000-0000-4000-8000-000000000000"
-TOOLS = {"list_instances", "get_background_task", "list_background_tasks", "wait_for_background_task"}
+TOOLS = {"list_changes", "list_instances", "get_background_task", "list_background_tasks", "wait_for_background_task"}
 
 
 def text_of(result: CallToolResult) -> str:
@@ -560,11 +560,15 @@ async def test_glossary_resource(mcp_client: Client) -> None:
 
 async def test_prompts_take_an_instance_name_or_id(mcp_client: Client) -> None:
     prompts = {p.name: p for p in (await mcp_client.list_prompts()).prompts}
-    assert {"diagnose_task", "recent_activity", "watch_task"} <= set(prompts)
+    assert {"diagnose_task", "recent_activity", "watch_task", "what_changed"} <= set(prompts)
     for prompt in prompts.values():
         assert prompt.description and prompt.arguments
         assert all(arg.description for arg in prompt.arguments)
-        assert [a.name for a in prompt.arguments if a.required] == ["instance"]
+        required = [a.name for a in prompt.arguments if a.required]
+        assert required == ([] if prompt.name == "what_changed" else ["instance"])
+    fleet = await mcp_client.get_prompt("what_changed", {"region": "eu-nl", "since": "22:00"})
+    asked = fleet.messages[0].content.text  # type: ignore[union-attr]
+    assert 'list_changes with region="eu-nl"' in asked and 'since="22:00"' in asked and "partial" in asked
     got = await mcp_client.get_prompt(
         "diagnose_task", {"instance": "prod-events", "region": "eu-nl", "task_name": "bindInstancePublicIp"}
     )

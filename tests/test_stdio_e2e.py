@@ -84,7 +84,9 @@ def test_demo_prints_a_real_session_from_a_name() -> None:
     out = subprocess.run([str(COMMAND), "demo"], capture_output=True, text=True, timeout=120, env=clean_env())
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
-    assert "tools: list_instances, get_background_task, list_background_tasks, wait_for_background_task" in text
+    tools = "list_changes, list_instances, get_background_task, list_background_tasks, wait_for_background_task"
+    assert f"tools: {tools}" in text
+    assert "by ops-carol" in text or "(joined with its audit trace)" in text  # who did it, from the audit trail
     assert f"prod-events  kafka  RUNNING  eu-nl  {data.NL_EVENTS.id}" in text  # found by name, in a region
     assert "SUCCESS  bindInstancePublicIp" in text and "FAILED  changeRetentionPolicy" in text
     assert "DMS.00404022" in text and "is not a DMS task id" in text and "region 'eu-moon-1' is unknown" in text

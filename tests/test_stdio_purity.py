@@ -127,7 +127,13 @@ def handshake(peer: StdioPeer) -> None:
     assert init["result"]["serverInfo"]["name"] == "bgtask-mcp"
     peer.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
     tools = peer.request("tools/list")["result"]["tools"]
-    names = {"list_instances", "get_background_task", "list_background_tasks", "wait_for_background_task"}
+    names = {
+        "list_changes",
+        "list_instances",
+        "get_background_task",
+        "list_background_tasks",
+        "wait_for_background_task",
+    }
     assert {t["name"] for t in tools} == names
 
 

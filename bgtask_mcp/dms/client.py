@@ -10,6 +10,7 @@ login are ever sent.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -24,7 +25,14 @@ from bgtask_mcp.config import CloudSettings, Limits
 from bgtask_mcp.dms import context
 from bgtask_mcp.dms.credentials import NO_CREDENTIALS, PasswordAuth, Prepared, RequestAuth, build_auth, is_token_refusal
 from bgtask_mcp.dms.endpoints import Endpoints
-from bgtask_mcp.dms.errors import APIError, ConfigurationError, DeadlineExceeded, DMSError, TaskNotFound
+from bgtask_mcp.dms.errors import (
+    APIError,
+    ConfigurationError,
+    DeadlineExceeded,
+    DMSError,
+    InvalidArgument,
+    TaskNotFound,
+)
 from bgtask_mcp.dms.iam import (
     MAX_TOKEN_RESPONSE_BYTES,
     PROJECTS_PATH,
@@ -38,7 +46,7 @@ from bgtask_mcp.dms.iam import (
 )
 from bgtask_mcp.dms.retry import RetryPolicy, with_retries
 from bgtask_mcp.dms.transport import Reply, Transport
-from bgtask_mcp.dms.wire import WireInstanceList, WireProgress, WireTaskList
+from bgtask_mcp.dms.wire import WireInstanceList, WireProgress, WireTaskList, WireTracePage
 from bgtask_mcp.redaction import get_logger
 from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry, dms_span
 from bgtask_mcp.vocabulary import PROGRESS_ENGINES
@@ -275,6 +283,34 @@ class DMSClient:
                 self._engines[(region, instance.instance_id.lower())] = engine
         return result
 
+    async def list_traces(
+        self,
+        region: str,
+        project: str,
+        *,
+        since_ms: int,
+        until_ms: int,
+        resource_id: str | None = None,
+        marker: str | None = None,
+        limit: int = 200,
+    ) -> WireTracePage:
+        """CTS ListTraces of DMS (management traces) in ``[since_ms, until_ms]``, newest first; ``marker`` is the
+        previous page's ``meta_data.marker`` (older traces)."""
+        query = [
+            ("trace_type", "system"),
+            ("service_type", "DMS"),
+            ("from", str(since_ms)),
+            ("to", str(until_ms)),
+            ("limit", str(limit)),
+        ]
+        if resource_id:
+            query.append(("resource_id", ids.instance_id(resource_id)))
+        if marker:
+            query.append(("next", _marker(marker)))
+        path = f"/v3/{ids.project_id(project)}/traces"
+        reply = await self._get("ListTraces", region, None, path, query, project, service="cts")
+        return WireTracePage.from_json(reply.json_object(self.endpoints.cts(region)), simulated=reply.simulated)
+
     # -- one request, retried within the call's budget --------------------------------------------------------
 
     async def _get(
@@ -289,10 +325,11 @@ class DMSClient:
         engine: str | None = None,
         attempts: int | None = None,
         too_large: str = "ask for fewer tasks (a smaller limit)",
+        service: str = "dms",
     ) -> Reply:
         auth = self._ready()
         engine = engine or (self._engines.get((region, instance.lower())) if instance else None)
-        endpoint = self.endpoints.dms(region, engine)
+        endpoint = self.endpoints.cts(region) if service == "cts" else self.endpoints.dms(region, engine)
         headers = {"X-Project-Id": ids.project_id(project)}
         scope = ProjectScope(self._iam(region), project_id=headers["X-Project-Id"])
         attempt = _Attempt(self.http, auth, scope, endpoint, path, query, headers, too_large)
@@ -408,6 +445,16 @@ class _Attempt:
         )
 
 
+MARKER = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def _marker(value: str) -> str:
+    """A CTS page marker (a trace id) as it goes into the query: checked, so no request carries anything else."""
+    if not MARKER.fullmatch(value):
+        raise InvalidArgument("the CTS page marker is not a trace id, so no request was sent")
+    return value
+
+
 _LARGE_TASK = "the task's answer is unusually large; report its X-Request-Id to support"
 _TASKS = "/v2/{project_id}/instances/{instance_id}/tasks"
 _TEMPLATES = {
@@ -415,6 +462,7 @@ _TEMPLATES = {
     "ListBackgroundTasks": _TASKS,
     "ShowBackgroundTaskProgress": _TASKS + "/{task_id}/progress",
     "ListScheduledTasks": "/v2/{project_id}/instances/{instance_id}/scheduled-tasks",
+    "ListTraces": "/v3/{project_id}/traces",
     "ListInstances": "/v2/{project_id}/instances",
 }
 

@@ -10,9 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bgtask_mcp.clock import Clock
+
+
+@dataclass
+class Spend:
+    """What one call cost, shared by every scope of the call (concurrent requests of a fan-out included)."""
+
+    request_id: str | None = None
+    requests: int = 0
+    retries: int = 0
+    region: str | None = None  # the region the call was for, once known (for the audit line)
 
 
 @dataclass
@@ -20,13 +30,43 @@ class CallBudget:
     clock: Clock
     deadline: float  # clock.now() by which everything in the scope must be done
     seconds: float  # the scope's whole budget, for messages
-    request_id: str | None = None
-    requests: int = 0
-    retries: int = 0
-    region: str | None = None  # the region the call was for, once known (for the audit line)
+    spend: Spend = field(default_factory=Spend)
 
     def remaining(self) -> float:
         return self.deadline - self.clock.now()
+
+    # what the audit line and the error texts read: the call's, whichever scope counted it
+    @property
+    def request_id(self) -> str | None:
+        return self.spend.request_id
+
+    @request_id.setter
+    def request_id(self, value: str | None) -> None:
+        self.spend.request_id = value
+
+    @property
+    def requests(self) -> int:
+        return self.spend.requests
+
+    @requests.setter
+    def requests(self, value: int) -> None:
+        self.spend.requests = value
+
+    @property
+    def retries(self) -> int:
+        return self.spend.retries
+
+    @retries.setter
+    def retries(self, value: int) -> None:
+        self.spend.retries = value
+
+    @property
+    def region(self) -> str | None:
+        return self.spend.region
+
+    @region.setter
+    def region(self, value: str | None) -> None:
+        self.spend.region = value
 
 
 _current: ContextVar[CallBudget | None] = ContextVar("bgtask_call_budget", default=None)
@@ -39,17 +79,14 @@ def current() -> CallBudget | None:
 @contextmanager
 def call_scope(clock: Clock, seconds: float) -> Iterator[CallBudget]:
     """One deadline for everything inside. Nested in another scope, the earlier deadline wins and what is
-    spent is counted on the outer scope too (the inner one is the outer one, shortened for a while)."""
+    spent is counted on the outer scope too: the inner scope is a new budget sharing the outer one's ``Spend``,
+    so concurrent requests of one call never change each other's deadline."""
     outer = _current.get()
+    now = clock.now()
     if outer is not None:
-        saved = outer.deadline
-        outer.deadline = min(saved, clock.now() + seconds)
-        try:
-            yield outer
-        finally:
-            outer.deadline = saved
-        return
-    budget = CallBudget(clock=clock, deadline=clock.now() + seconds, seconds=seconds)
+        budget = CallBudget(clock, min(outer.deadline, now + seconds), outer.seconds, outer.spend)
+    else:
+        budget = CallBudget(clock=clock, deadline=now + seconds, seconds=seconds)
     token = _current.set(budget)
     try:
         yield budget

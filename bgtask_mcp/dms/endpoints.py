@@ -1,8 +1,9 @@
-"""Which DMS and IAM endpoints serve a region, on Open Telekom Cloud and on Huawei Cloud.
+"""Which DMS, CTS and IAM endpoints serve a region, on Open Telekom Cloud and on Huawei Cloud.
 
 The DMS endpoint of a region comes from, in order: the official SDK's per-engine override
 (``HUAWEICLOUD_SDK_REGION_KAFKA_<REGION>``, ``..._RABBITMQ_...``, ``..._ROCKETMQ_...``), ``BGTASK_ENDPOINT``
-(for the configured region only), the region table. IAM: ``BGTASK_IAM_ENDPOINT`` (or the SDK's
+(for the configured region only), the region table. CTS: ``HUAWEICLOUD_SDK_REGION_CTS_<REGION>``,
+``BGTASK_CTS_ENDPOINT`` (for the configured region only), the table. IAM: ``BGTASK_IAM_ENDPOINT`` (or the SDK's
 ``HUAWEICLOUD_SDK_IAM_ENDPOINT``), else the region's IAM.
 """
 
@@ -32,6 +33,8 @@ HUAWEI_REGIONS: tuple[str, ...] = (
 )  # fmt: skip
 HUAWEI_EUROPE = {"eu-west-101": "myhuaweicloud.eu"}
 OVERRIDE_PREFIX = "HUAWEICLOUD_SDK_REGION_"
+CTS = "cts"
+SERVICES = (*ENGINES, CTS)  # the official SDK's per-service endpoint overrides bgtask-mcp reads
 
 
 def _domain(region: str) -> str | None:
@@ -45,6 +48,11 @@ def _domain(region: str) -> str | None:
 def table_endpoint(region: str) -> str | None:
     domain = _domain(region)
     return f"https://dms.{domain}" if domain else None
+
+
+def table_cts(region: str) -> str | None:
+    domain = _domain(region)
+    return f"https://cts.{domain}" if domain else None
 
 
 def table_iam(region: str) -> str | None:
@@ -94,7 +102,7 @@ def overrides_from(env: Mapping[str, str]) -> dict[tuple[str, str], str]:
             continue
         rest = key[len(OVERRIDE_PREFIX) :]
         engine, _, region = rest.partition("_")
-        if engine.lower() in ENGINES and region:
+        if engine.lower() in SERVICES and region:
             first = value.split(",")[0]
             found[(engine.lower(), region.lower().replace("_", "-"))] = check_url(first, key)
     return found
@@ -108,6 +116,7 @@ class Endpoints:
     explicit: str | None = None  # BGTASK_ENDPOINT: the default region's DMS endpoint
     iam_explicit: str | None = None
     overrides: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    cts_explicit: str | None = None  # BGTASK_CTS_ENDPOINT: the default region's CTS endpoint
 
     def regions(self) -> list[str]:
         extra = {region for _, region in self.overrides}
@@ -145,6 +154,19 @@ class Endpoints:
         endpoint = table_endpoint(region)
         if endpoint is None:
             raise ConfigurationError(f"no DMS endpoint is known for region {region or '(none)'!r}: set BGTASK_ENDPOINT")
+        return endpoint
+
+    def cts(self, region: str) -> str:
+        if (CTS, region) in self.overrides:
+            return self.overrides[(CTS, region)]
+        if self.cts_explicit and region in ("", self.default_region):
+            return self.cts_explicit
+        endpoint = table_cts(region)
+        if endpoint is None:
+            raise ConfigurationError(
+                f"no CTS endpoint is known for region {region or '(none)'!r}: set BGTASK_CTS_ENDPOINT or "
+                f"HUAWEICLOUD_SDK_REGION_CTS_<REGION>"
+            )
         return endpoint
 
     def iam(self, region: str) -> str:

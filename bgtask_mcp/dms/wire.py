@@ -8,6 +8,7 @@ simulator's response header, passed in by the client: the bodies carry only the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,3 +163,73 @@ class WireProgress:
         )
         remain = _number(raw.get("remain_time"))
         return cls(None if pct is None else max(0, min(100, pct)), None if remain is None else max(0, remain), steps)
+
+
+def _document_text(value: object) -> str | None:
+    """A trace's request/response/message as text: CTS sends a JSON string or, on some clouds, an object."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _user_name(value: object) -> str | None:
+    """A trace's ``user``: ``{"name": ..., "domain": {...}}``, a plain string, or null for system actions."""
+    if isinstance(value, dict):
+        name = value.get("name") or value.get("user_name")
+        return str(name) if name else None
+    return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class WireTrace:
+    """One CTS trace as sent; fields that drift between clouds (``request`` and ``response`` as text or object,
+    ``code`` as a number or a string, a null ``user``) are read in every form."""
+
+    trace_id: str
+    trace_name: str
+    trace_rating: str
+    resource_type: str
+    resource_id: str
+    resource_name: str
+    source_ip: str | None
+    request: str | None
+    response: str | None
+    code: str | None
+    message: str | None
+    user: str | None
+    time_ms: int | None
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> WireTrace:
+        code = raw.get("code")
+        return cls(
+            trace_id=_text(raw, "trace_id"),
+            trace_name=_text(raw, "trace_name"),
+            trace_rating=_text(raw, "trace_rating"),
+            resource_type=_text(raw, "resource_type"),
+            resource_id=_text(raw, "resource_id"),
+            resource_name=_text(raw, "resource_name"),
+            source_ip=_text(raw, "source_ip") or None,
+            request=_document_text(raw.get("request")),
+            response=_document_text(raw.get("response")),
+            code=None if code is None or code == "" else str(code),
+            message=_document_text(raw.get("message")),
+            user=_user_name(raw.get("user")),
+            time_ms=_number(raw.get("time")),
+        )
+
+
+@dataclass(frozen=True)
+class WireTracePage:
+    """ListTraces: one page of traces, newest first, and the marker of the next (older) page, or None."""
+
+    traces: tuple[WireTrace, ...]
+    marker: str | None
+    simulated: bool = False
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], *, simulated: bool = False) -> WireTracePage:
+        meta = raw.get("meta_data")
+        marker = meta.get("marker") if isinstance(meta, dict) else None
+        traces = tuple(WireTrace.from_json(t) for t in _objects(raw, "traces"))
+        return cls(traces, str(marker) if marker else None, simulated)

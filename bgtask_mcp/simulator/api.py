@@ -18,10 +18,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bgtask_mcp import ids
-from bgtask_mcp.simulator import data
+from bgtask_mcp.simulator import data, traces
 from bgtask_mcp.simulator.auth import Gateway, Refused
 from bgtask_mcp.simulator.responses import error, ok
-from bgtask_mcp.simulator.state import IssuedToken, SimState
+from bgtask_mcp.simulator.state import IssuedToken, SimState, task_span
 
 TIME_FORMAT = "%Y%m%d%H%M%S"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -51,6 +51,7 @@ class Api:
             Route(base + "/{task_id}/progress", self.progress, methods=["GET"]),
             Route("/v2/{project_id}/instances/{instance_id}/scheduled-tasks", self.scheduled, methods=["GET"]),
             Route("/v2/{project_id}/instances", self.instances, methods=["GET"]),
+            Route("/v3/{project_id}/traces", self.traces, methods=["GET"]),
             Route("/v3/projects", self.projects, methods=["GET"]),
             Route("/v3/auth/tokens", self.login, methods=["POST"]),
         ]
@@ -212,6 +213,50 @@ class Api:
             }
         return record
 
+    async def traces(self, request: Request) -> Response:
+        """CTS ListTraces of this region's DMS: newest first, ``from``/``to`` in epoch ms (both bounds kept),
+        ``limit`` up to 200, ``next`` = the previous page's marker; seven days are kept."""
+        denied = await self._authorised(request)
+        if denied:
+            return denied
+        region = self.region(request).name
+        if region in self.state.cts_forbidden:
+            return error("CTS.0013")
+        query = request.query_params
+        window = _trace_query(query)
+        if isinstance(window, Response):
+            return window
+        since, until, limit = window
+        now = time.time()
+        kept = max(since, (now - traces.RETENTION_S) * 1000)
+        chosen = [
+            t for t in self._region_traces(region, now)
+            if kept <= t["time"] <= until and (not query.get("resource_id") or t["resource_id"] == query["resource_id"])
+        ]  # fmt: skip
+        chosen.sort(key=lambda t: (t["time"], t["trace_id"]), reverse=True)
+        marker = query.get("next")
+        if marker:
+            position = next((i for i, t in enumerate(chosen) if t["trace_id"] == marker), None)
+            if position is None:
+                return error("CTS.0300")
+            chosen = chosen[position + 1 :]
+        page = chosen[:limit]
+        more = len(chosen) > limit
+        return ok({"traces": page, "meta_data": {"count": len(page), "marker": page[-1]["trace_id"] if more else None}})
+
+    def _region_traces(self, region: str, now: float) -> list[dict[str, Any]]:
+        found = [t for t in traces.standalone_traces(self.state.started) if t["resource_id"] in self._ids(region)]
+        for task in self.state.tasks.values():
+            instance = self.state.instance(region, task.instance_id)
+            if instance is None or self.state.age(task, now) < 0:
+                continue
+            start, end = task_span(self.state, task, now)
+            found += traces.task_traces(task, instance, start, end, self.state.status_of(task, now))
+        return found
+
+    def _ids(self, region: str) -> set[str]:
+        return {i.id for i in self.state.instances(region)}
+
     async def projects(self, request: Request) -> Response:
         """IAM KeystoneListProjects, signed with AK/SK (or a token), filtered by name."""
         try:
@@ -261,6 +306,22 @@ class Api:
             }
         }
         return JSONResponse(body, status_code=201, headers={"X-Subject-Token": token, "X-Request-Id": uuid.uuid4().hex})
+
+
+def _trace_query(query: Mapping[str, str]) -> Response | tuple[float, float, int]:
+    """``from``/``to`` (13-digit epoch ms, used together, default the last hour) and ``limit`` (1..200)."""
+    if query.get("trace_type", "system") != "system":
+        return error("CTS.0300")
+    try:
+        now_ms = time.time() * 1000
+        until = float(query.get("to", now_ms))
+        since = float(query.get("from", until - 3600 * 1000))
+        limit = int(query.get("limit", "10"))
+    except ValueError:
+        return error("CTS.0300")
+    if ("from" in query) != ("to" in query) or since > until or not 1 <= limit <= 200:
+        return error("CTS.0300")
+    return since, until, limit
 
 
 def _scoped_project(scope: Any) -> tuple[str, str] | None:

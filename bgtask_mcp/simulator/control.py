@@ -28,6 +28,7 @@ class Control:
             Route("/_simulator/tasks/{task_id}", self.steer_task, methods=["POST"]),
             Route("/_simulator/faults", self.set_faults, methods=["POST", "DELETE"]),
             Route("/_simulator/iam", self.iam, methods=["POST"]),
+            Route("/_simulator/cts", self.cts, methods=["POST"]),
             Route("/_simulator/stats", self.stats, methods=["GET", "DELETE"]),
             Route("/_simulator/reset", self.reset, methods=["POST"]),
             Route("/_simulator/health", self.health, methods=["GET"]),
@@ -71,6 +72,16 @@ class Control:
             return JSONResponse({"error": rules, "kinds": FAULT_KINDS, "fields": sorted(FAULT_FIELDS)}, status_code=400)
         self.faults.rules[:] = rules
         return JSONResponse({"faults": len(rules)})
+
+    async def cts(self, request: Request) -> Response:
+        """``{"region": "eu-nl", "forbidden": true}``: that region's CTS answers 403 CTS.0013 (no permission)."""
+        body: dict[str, Any] = await request.json()
+        region = str(body.get("region", ""))
+        if body.get("forbidden"):
+            self.state.cts_forbidden.add(region)
+        else:
+            self.state.cts_forbidden.discard(region)
+        return JSONResponse({"forbidden": sorted(self.state.cts_forbidden)})
 
     async def iam(self, request: Request) -> Response:
         """Lifetime of the IAM tokens issued from now on (tests of the refresh ahead of expiry)."""

@@ -147,7 +147,14 @@ SCALE_OUT_STEPS = ["pre_check", "broker_expansion", "disk_expansion", "post_chec
 
 # Secrets in every shape masking must catch: each is a marker that must never appear in anything the server
 # emits (tests search every result, log line and error text of the whole suite for them).
-SEEDED_SECRETS: tuple[str, ...] = tuple(f"SEEDEDSECRET{n:02d}x{task_id(str(n))[:10]}" for n in range(1, 17))
+# markers in the request bodies CTS recorded (users created with a password, passwords reset, ...)
+SEEDED_CTS_SECRETS: tuple[str, ...] = tuple(
+    f"SEEDEDCTSSECRET{n:02d}x{task_id('cts' + str(n))[:10]}" for n in range(1, 7)
+)
+SEEDED_SECRETS: tuple[str, ...] = (
+    *(f"SEEDEDSECRET{n:02d}x{task_id(str(n))[:10]}" for n in range(1, 17)),
+    *SEEDED_CTS_SECRETS,
+)
 _S = SEEDED_SECRETS
 _NESTED = _compact_json([{"name": "ssl.truststore.password", "value": _S[0]}, {"name": "min.insync.replicas",
                           "value": "2"}])  # fmt: skip

@@ -293,6 +293,8 @@ def route_kind(path: str) -> str:
         return "progress"
     if path.rstrip("/").endswith("/scheduled-tasks"):
         return "scheduled"
+    if path.rstrip("/").endswith("/traces"):
+        return "traces"
     if path.rstrip("/").endswith("/tasks"):
         return "list"
     if "/tasks/" in path:

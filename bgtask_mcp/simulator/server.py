@@ -113,4 +113,5 @@ def server_env(sim: SimulatorServer) -> dict[str, str]:
     }
     for region, url in sim.urls.items():
         env[f"HUAWEICLOUD_SDK_REGION_KAFKA_{region.upper().replace('-', '_')}"] = url
+        env[f"HUAWEICLOUD_SDK_REGION_CTS_{region.upper().replace('-', '_')}"] = url  # CTS on the same port
     return env

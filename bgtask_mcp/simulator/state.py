@@ -29,6 +29,7 @@ class SimState:
     issued: dict[str, IssuedToken] = field(default_factory=dict)
     iam_token_ttl: float = DEFAULT_TOKEN_TTL
     in_flight: int = 0
+    cts_forbidden: set[str] = field(default_factory=set)  # regions whose CTS answers 403 CTS.0013
 
     @classmethod
     def seeded(cls) -> SimState:
@@ -43,6 +44,7 @@ class SimState:
         self.requests.clear()
         self.auth_failures.clear()
         self.iam_token_ttl = DEFAULT_TOKEN_TTL
+        self.cts_forbidden.clear()
 
     # -- task life cycle ----------------------------------------------------------------------------------------
 
@@ -138,3 +140,12 @@ class SimState:
 
 def rfc3339(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+
+
+def task_span(state: SimState, task: data.SimTask, now: float) -> tuple[float, float | None]:
+    """When a task started running, and when it ended (None while it runs)."""
+    start = state.runs_from(task)
+    status = state.status_of(task, now)
+    if status in ("CREATED", "EXECUTING") or (task.manual is not None and status not in ("SUCCESS", "FAILED")):
+        return start, None
+    return start, start + task.duration
