@@ -37,6 +37,7 @@ async def test_installed_command_over_stdio(simulator: Simulator) -> None:
         async with Client(params) as client:
             tools = (await client.list_tools()).tools
             assert {t.name for t in tools} == {
+                "list_changes",
                 "list_instances",
                 "get_background_task",
                 "list_background_tasks",

@@ -28,7 +28,7 @@ from playwright.async_api import FrameLocator, Page, async_playwright, expect
 
 from bgtask_mcp.server import build_server
 from bgtask_mcp.simulator import data
-from bgtask_mcp.views import TASK_CARD_URI, TIMELINE_URI
+from bgtask_mcp.views import FLEET_URI, TASK_CARD_URI, TIMELINE_URI
 
 from .conftest import Simulator, emitted, fast_settings, sim_env, start_simulator_process
 from .external import apt_binary
@@ -210,6 +210,41 @@ async def test_planned_tasks_are_drawn_right_of_now(world: Simulator) -> None:
         await expect(view.frame.locator(".panel")).to_contain_text("Scheduled for")
 
 
+# -- the fleet timeline -----------------------------------------------------------------------------------
+
+
+async def test_the_fleet_timeline_draws_one_lane_per_instance(world: Simulator) -> None:
+    async with apps_client(world) as client, browser() as page:
+        view = await open_view(page, client, "list_changes", {"region": "eu-nl,eu-de", "since": "24h", "limit": 200})
+        changes = view.result["structuredContent"]["changes"]
+        lanes = view.frame.locator(".lane")
+        names = {c["instance_name"] for c in changes}
+        await expect(lanes).to_have_count(len({(c["region"], c["instance_id"]) for c in changes}), timeout=SHOWN)
+        labels = await view.frame.locator(".label").all_inner_texts()
+        assert names <= {line.split("\n")[0] for line in labels}  # each lane named, not only its id
+        marks = view.frame.locator(".mark")
+        assert await marks.count() == len([c for c in changes if c["source"] == "trace"])
+        joined = [c for c in changes if c["task_id"] and c["trace_id"]]
+        assert joined and await view.frame.locator(".bar.joined").count() == len(joined)  # one bar, not two
+        planned = view.frame.locator('.bar[data-planned="true"]')
+        assert await planned.count() == len(
+            [c for c in changes if c["source"] == "scheduled" and c["status"] == "CREATED"]
+        )
+        now_x = (await view.frame.locator(".now").first.bounding_box() or {"x": 0.0})["x"]
+        for index in range(await planned.count()):
+            assert (await planned.nth(index).bounding_box() or {"x": 0.0})["x"] > now_x  # right of now
+        failed = view.frame.locator('.mark[data-status="FAILED"]').first
+        await failed.dispatch_event("click")  # a mark may sit under a bar of the same lane
+        await expect(view.frame.locator(".panel")).to_contain_text("FAILED")
+        await expect(view.frame.locator(".panel")).to_contain_text("Who")
+        user = view.frame.locator(".mark[data-key]").filter(has_text="")
+        assert await user.count() >= 1
+        html = await view.frame.locator("html").evaluate("root => root.outerHTML + root.innerText")
+        for marker in data.SEEDED_SECRETS:
+            assert marker not in html
+        await screenshot(view, "fleet.png")
+
+
 # -- the task card ----------------------------------------------------------------------------------------
 
 
@@ -297,7 +332,8 @@ async def test_only_clients_with_apps_are_told_about_the_views(world: Simulator,
         if extensions:
             assert tools["list_background_tasks"] == {"resourceUri": TIMELINE_URI}
             assert tools["get_background_task"] == tools["wait_for_background_task"] == {"resourceUri": TASK_CARD_URI}
-            assert {TIMELINE_URI, TASK_CARD_URI} <= resources
+            assert tools["list_changes"] == {"resourceUri": FLEET_URI}
+            assert {TIMELINE_URI, TASK_CARD_URI, FLEET_URI} <= resources
         else:
             assert set(tools.values()) == {None} and not [r for r in resources if r.startswith("ui://")]
     assert texts[0] == texts[1] and "bindInstancePublicIp" in texts[0][0]  # the same complete text for both
@@ -305,7 +341,7 @@ async def test_only_clients_with_apps_are_told_about_the_views(world: Simulator,
 
 async def test_each_view_is_one_document_that_loads_nothing(world: Simulator) -> None:
     async with apps_client(world) as client:
-        for uri in (TIMELINE_URI, TASK_CARD_URI):
+        for uri in (TIMELINE_URI, TASK_CARD_URI, FLEET_URI):
             (content,) = (await client.read_resource(uri)).contents
             html = getattr(content, "text", "")
             assert "default-src 'none'" in html and "connect-src 'none'" in html

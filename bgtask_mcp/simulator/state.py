@@ -146,6 +146,8 @@ def task_span(state: SimState, task: data.SimTask, now: float) -> tuple[float, f
     """When a task started running, and when it ended (None while it runs)."""
     start = state.runs_from(task)
     status = state.status_of(task, now)
-    if status in ("CREATED", "EXECUTING") or (task.manual is not None and status not in ("SUCCESS", "FAILED")):
+    if status in ("CREATED", "EXECUTING") or (
+        task.manual is not None and status not in ("SUCCESS", "FAILED", "DELETED")
+    ):
         return start, None
     return start, start + task.duration

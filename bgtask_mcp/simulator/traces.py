@@ -136,8 +136,8 @@ def task_traces(task: data.SimTask, instance: data.Instance, start: float, end: 
     name = operation.request_name or f"{operation.base}Success"
     traces = [_trace(task.id + "/request", name, instance, start - 0.4, user=user, request=request,
                      response=response)]  # fmt: skip
-    if operation.result_trace and end is not None and status in ("SUCCESS", "FAILED"):
-        outcome = "TaskSuccess" if status == "SUCCESS" else "TaskFailure"
+    if operation.result_trace and end is not None and status in ("SUCCESS", "FAILED", "DELETED"):
+        outcome = "TaskSuccess" if status == "SUCCESS" else "TaskFailure"  # a deleted task ended unapplied
         traces.append(_trace(task.id + "/result", f"{operation.base}{outcome}", instance, end, user=None,
                              code=200 if status == "SUCCESS" else 500))  # fmt: skip
     return traces

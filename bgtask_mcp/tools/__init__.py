@@ -13,7 +13,7 @@ from mcp.types import ToolAnnotations
 
 from bgtask_mcp.state import AppState
 from bgtask_mcp.tools import get_task, list_changes, list_instances, list_tasks, wait_task
-from bgtask_mcp.views import TASK_CARD_URI, TIMELINE_URI
+from bgtask_mcp.views import FLEET_URI, TASK_CARD_URI, TIMELINE_URI
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 # waiting is read-only, but its answer depends on when it is asked
@@ -38,7 +38,7 @@ class ToolSpec:
 
 
 TOOLS = (
-    ToolSpec(list_changes.list_changes, list_changes.TITLE, READ_ONLY),
+    ToolSpec(list_changes.list_changes, list_changes.TITLE, READ_ONLY, view=FLEET_URI),
     ToolSpec(list_instances.list_instances, list_instances.TITLE, READ_ONLY),
     ToolSpec(get_task.get_background_task, get_task.TITLE, READ_ONLY, view=TASK_CARD_URI),
     ToolSpec(list_tasks.list_background_tasks, list_tasks.TITLE, READ_ONLY, view=TIMELINE_URI),

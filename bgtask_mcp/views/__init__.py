@@ -17,7 +17,8 @@ from bgtask_mcp.redaction import MASK
 
 TIMELINE_URI = "ui://bgtask-mcp/timeline.html"
 TASK_CARD_URI = "ui://bgtask-mcp/task-card.html"
-VIEW_FILES = {TIMELINE_URI: "timeline.html", TASK_CARD_URI: "task_card.html"}
+FLEET_URI = "ui://bgtask-mcp/fleet.html"
+VIEW_FILES = {TIMELINE_URI: "timeline.html", TASK_CARD_URI: "task_card.html", FLEET_URI: "fleet.html"}
 # The view's own policy, whatever the host adds: inline script and style only, nothing fetched from anywhere
 CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'none'; " \
       "base-uri 'none'; form-action 'none'"  # fmt: skip
@@ -28,6 +29,7 @@ HEAD = (
 )
 VIEW_TITLES = {
     TIMELINE_URI: ("Instance timeline", "What ran on an instance: one bar per task, coloured by status."),
+    FLEET_URI: ("Fleet timeline", "What changed across instances: one lane per instance, tasks and audit traces."),
     TASK_CARD_URI: ("Task card", "One task: status, who, when, how long, its params, progress while it runs."),
 }
 
