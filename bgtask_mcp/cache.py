@@ -13,7 +13,7 @@ import copy
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import anyio
 
@@ -30,6 +30,15 @@ class SharedStore(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
     async def put(self, key: str, value: bytes) -> None: ...
+
+
+@runtime_checkable
+class SharedSlots(Protocol):
+    """Slots of a caller's share counted across replicas. Must never raise: None means "cannot say"."""
+
+    async def acquire_slot(self, key: str, limit: int, lease: float, token: str) -> bool | None: ...
+
+    async def release_slot(self, key: str, token: str) -> None: ...
 
 
 @dataclass

@@ -9,6 +9,7 @@ names that caller has seen, and one caller cannot hold more than ``limit`` DMS r
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ import anyio
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 
+from bgtask_mcp.cache import SharedSlots
 from bgtask_mcp.dms.errors import CallerBusy
 
 LOCAL = "local"
@@ -139,11 +141,20 @@ class CallerLimiter:
     seconds (or what is left of its call's budget), then is refused (``CallerBusy``): one busy agent cannot
     starve the others, nor drive the account into throttling."""
 
-    def __init__(self, limit: int, patience: float = 10.0) -> None:
+    def __init__(
+        self, limit: int, patience: float = 10.0, shared: SharedSlots | None = None, lease: float = 60.0
+    ) -> None:
         self.limit = limit
         self.patience = patience
+        self.shared = shared  # with Redis: the share counts every replica's requests
+        self.lease = lease  # how long a shared slot outlives a replica that died holding it
         self._slots: dict[str, anyio.Semaphore] = {}
         self._users: dict[str, int] = {}
+
+    async def _shared_slot(self, caller: str, wait: float) -> str | None:
+        if self.shared is None:
+            return None
+        return await _take_shared(self.shared, caller, self.limit, self.lease, wait)
 
     def in_flight(self, caller: str) -> int:
         slots = self._slots.get(caller_key(caller))
@@ -155,15 +166,22 @@ class CallerLimiter:
         slots = self._slots.setdefault(caller, anyio.Semaphore(self.limit))
         self._users[caller] = self._users.get(caller, 0) + 1
         try:
+            wait = self.patience if patience is None else max(0.0, patience)
             try:
                 slots.acquire_nowait()
             except anyio.WouldBlock:
-                with anyio.move_on_after(self.patience if patience is None else max(0.0, patience)) as waited:
+                with anyio.move_on_after(wait) as waited:
                     await slots.acquire()
                 if waited.cancelled_caught:
                     raise CallerBusy(self.limit) from None
             try:
-                yield
+                token = await self._shared_slot(caller, wait)
+                try:
+                    yield
+                finally:
+                    if token is not None and self.shared is not None:
+                        with anyio.CancelScope(shield=True):
+                            await self.shared.release_slot(caller, token)
             finally:
                 slots.release()
         finally:
@@ -171,3 +189,21 @@ class CallerLimiter:
             if not self._users[caller]:
                 del self._users[caller]
                 del self._slots[caller]  # an idle caller holds nothing
+
+
+SHARED_POLL_SECONDS = 0.02  # how often a full shared share is asked again
+
+
+async def _take_shared(shared: SharedSlots, caller: str, limit: int, lease: float, wait: float) -> str | None:
+    """A shared slot's token; None when Redis cannot be asked (this replica's own count then holds alone);
+    ``CallerBusy`` when every replica together holds the caller's whole share for ``wait`` seconds."""
+    token = uuid.uuid4().hex
+    with anyio.move_on_after(wait):
+        while True:
+            taken = await shared.acquire_slot(caller, limit, lease, token)
+            if taken is None:
+                return None
+            if taken:
+                return token
+            await anyio.sleep(SHARED_POLL_SECONDS)
+    raise CallerBusy(limit)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bgtask_mcp import ids
-from bgtask_mcp.cache import SharedStore, TaskCache, cache_key
+from bgtask_mcp.cache import SharedSlots, SharedStore, TaskCache, cache_key
 from bgtask_mcp.callers import CallerLimiter, CallerMemory, current_caller
 from bgtask_mcp.clock import SYSTEM_CLOCK, Clock
 from bgtask_mcp.config import Settings
@@ -78,7 +78,9 @@ class TaskService:
             on_event=telemetry.cache_event,
         )
         self.memory = CallerMemory()
-        self.limiter = CallerLimiter(settings.limits.caller_concurrency)
+        slots = shared if isinstance(shared, SharedSlots) else None  # Redis: a caller's share across replicas
+        lease = max(60.0, 2 * settings.limits.call_deadline)  # outlives any request; frees a dead replica's slots
+        self.limiter = CallerLimiter(settings.limits.caller_concurrency, shared=slots, lease=lease)
 
     async def aclose(self) -> None:
         for client in self.clients.values():

@@ -1,6 +1,9 @@
-"""Finished tasks shared by the replicas of a team service through Redis (``BGTASK_CACHE_URL``).
+"""What the replicas of a team service share through Redis (``BGTASK_CACHE_URL``): finished tasks, and each
+caller's share of DMS requests in flight.
 
-Finished tasks never change, so any replica may answer from what another read. Redis is an accelerator,
+Finished tasks never change, so any replica may answer from what another read. A caller's requests in flight
+are counted in one Redis sorted set per caller (members are leases that expire, so a replica that dies frees
+its slots), so N replicas never send a caller's share N times over. Redis is an accelerator,
 never a dependency: every operation has a short timeout, and when Redis is down or slow the server says so
 once in its log and goes on with its local cache, trying Redis again a little later. The URL's own
 ``socket_timeout`` (redis-py's query option, in seconds) sets how long "slow" is; the default is 0.25 s.
@@ -20,6 +23,17 @@ from bgtask_mcp.settings_env import positive_seconds
 log = get_logger("bgtask_mcp.cache")
 
 PREFIX = "bgtask:task:"
+SLOTS_PREFIX = "bgtask:slots:"
+# Take a slot if fewer than ARGV[1] live leases exist: drop expired leases, count, add ours (atomic in Redis).
+ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000))
+  return 1
+end
+return 0
+"""
 TTL_SECONDS = 7 * 24 * 3600  # finished tasks are final; the TTL only bounds what an idle Redis keeps
 OPERATION_TIMEOUT = 0.25
 RETRY_AFTER = 10.0  # after a failure, this long without asking Redis
@@ -76,11 +90,35 @@ class RedisStore:
             return
         self._recovered()
 
+    async def acquire_slot(self, key: str, limit: int, lease: float, token: str) -> bool | None:
+        """Take one of ``limit`` shared slots for ``lease`` seconds: True, False (all taken), or None when Redis
+        cannot be asked (the caller then counts on this replica alone)."""
+        if self._skipping():
+            return None
+        try:
+            with anyio.fail_after(self._timeout * 2):
+                taken = await self._redis().eval(ACQUIRE, 1, SLOTS_PREFIX + key, limit, time.time(), lease, token)
+        except Exception as exc:
+            self._failed(exc)
+            return None
+        self._recovered()
+        return bool(taken)
+
+    async def release_slot(self, key: str, token: str) -> None:
+        if self._skipping():
+            return  # the lease expires by itself
+        try:
+            with anyio.fail_after(self._timeout * 2):
+                await self._redis().zrem(SLOTS_PREFIX + key, token)
+        except Exception as exc:
+            self._failed(exc)
+
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
         if self._down_since is None:
             log.warning(
-                "the shared cache at %s does not answer (%s); answering from this replica's cache until it does",
+                "the shared cache at %s does not answer (%s); until it does, this replica answers from its own "
+                "cache and counts each caller's requests in flight alone",
                 self._shown,
                 type(exc).__name__,
             )

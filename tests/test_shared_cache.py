@@ -158,3 +158,64 @@ def _pings(server: RedisServer) -> bool:
         return bool(redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=0.2).ping())
     except redis.RedisError:
         return False
+
+
+# -- a caller's share of requests in flight, across replicas --------------------------------------------------
+
+
+def replica_with_share(simulator: Simulator, name: str, cache_url: str, share: int) -> HttpServer:
+    env = clean_env(**sim_env(simulator), BGTASK_HTTP_TOKEN=TOKEN, BGTASK_CACHE_URL=cache_url,
+                    BGTASK_CALLER_CONCURRENCY=str(share), BGTASK_CACHE="off")  # fmt: skip
+    return start_server(name, env)
+
+
+def in_flight_peak(simulator: Simulator, servers: list[HttpServer], calls_each: int) -> int:
+    """Calls from one caller through every replica at once; the most DMS requests the simulator served at once."""
+    task = finished_task(simulator)
+    simulator.faults({"kind": "latency", "latency_s": 0.25, "path_contains": "/tasks/"})
+    simulator.control("DELETE", "/_simulator/stats")
+    errors: list[str] = []
+
+    def caller(server: HttpServer) -> None:
+        result = get_task(server, task)  # the cache is off: every call reads DMS
+        if result.get("isError"):
+            errors.append(str(result))
+
+    threads = [threading.Thread(target=caller, args=(s,)) for s in servers for _ in range(calls_each)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        simulator.faults()
+    assert not errors, errors[:2]
+    return int(simulator.stats()["max_in_flight"])
+
+
+def test_replicas_share_one_callers_share_through_redis(simulator: Simulator, redis_server: RedisServer) -> None:
+    url = redis_server.url(timeout=5)
+    first = replica_with_share(simulator, "replica-share-a.log", url, share=2)
+    second = replica_with_share(simulator, "replica-share-b.log", url, share=2)
+    try:
+        assert in_flight_peak(simulator, [first, second], calls_each=4) <= 2  # not 2 per replica
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_without_redis_each_replica_counts_alone_and_warns_once(
+    simulator: Simulator, redis_server: RedisServer
+) -> None:
+    url = redis_server.url(timeout=5)
+    first = replica_with_share(simulator, "replica-alone-a.log", url, share=2)
+    second = replica_with_share(simulator, "replica-alone-b.log", url, share=2)
+    try:
+        redis_server.stop()
+        peak = in_flight_peak(simulator, [first, second], calls_each=4)
+        assert peak <= 4  # each replica its own share: still bounded, and no call refused
+        for server in (first, second):
+            assert server.log().count(WARNING) == 1 and "counts each caller's requests in flight alone" in server.log()
+    finally:
+        first.stop()
+        second.stop()
