@@ -29,6 +29,7 @@ class Control:
             Route("/_simulator/faults", self.set_faults, methods=["POST", "DELETE"]),
             Route("/_simulator/iam", self.iam, methods=["POST"]),
             Route("/_simulator/cts", self.cts, methods=["POST"]),
+            Route("/_simulator/fleet", self.fleet, methods=["POST"]),
             Route("/_simulator/stats", self.stats, methods=["GET", "DELETE"]),
             Route("/_simulator/reset", self.reset, methods=["POST"]),
             Route("/_simulator/health", self.health, methods=["GET"]),
@@ -72,6 +73,29 @@ class Control:
             return JSONResponse({"error": rules, "kinds": FAULT_KINDS, "fields": sorted(FAULT_FIELDS)}, status_code=400)
         self.faults.rules[:] = rules
         return JSONResponse({"faults": len(rules)})
+
+    async def fleet(self, request: Request) -> Response:
+        """``{"region": "eu-de", "per_engine": 10, "tasks": 3}``: that many more instances of every engine in the
+        region, each with finished tasks in the last day (a fleet to measure list_changes on)."""
+        body: dict[str, Any] = await request.json()
+        region, count, tasks = (
+            str(body.get("region", "eu-de")),
+            int(body.get("per_engine", 10)),
+            int(body.get("tasks", 3)),
+        )
+        made = []
+        for engine in ("kafka", "rabbitmq", "rocketmq"):
+            for n in range(min(count, 50)):
+                seed = f"fleet/{region}/{engine}/{n}/{len(self.state.added)}"
+                instance = data.Instance(str(uuid.UUID(data.task_id(seed))), f"fleet-{engine}-{n:02d}", engine, region)
+                self.state.added.append(instance)
+                made.append(instance.id)
+                for t in range(min(tasks, 20)):
+                    created = time.time() - self.state.started - (t + 1) * 3600.0
+                    task = data.SimTask(data.task_id(f"{seed}/{t}"), instance.id, "kafkaConfigModify", "ops-alice",
+                                        '{"configs":[]}', created, "SUCCESS", duration=30.0)  # fmt: skip
+                    self.state.tasks[task.id] = task
+        return JSONResponse({"instances": made})
 
     async def cts(self, request: Request) -> Response:
         """``{"region": "eu-nl", "forbidden": true}``: that region's CTS answers 403 CTS.0013 (no permission)."""

@@ -30,6 +30,7 @@ class SimState:
     iam_token_ttl: float = DEFAULT_TOKEN_TTL
     in_flight: int = 0
     cts_forbidden: set[str] = field(default_factory=set)  # regions whose CTS answers 403 CTS.0013
+    added: list[data.Instance] = field(default_factory=list)  # instances added through the control API
 
     @classmethod
     def seeded(cls) -> SimState:
@@ -132,7 +133,7 @@ class SimState:
         return max(running, key=lambda t: t.created, default=None)
 
     def instances(self, region: str) -> list[data.Instance]:
-        return [i for i in data.INSTANCES if i.region == region]
+        return [i for i in (*data.INSTANCES, *self.added) if i.region == region]
 
     def instance(self, region: str, instance_id: str) -> data.Instance | None:
         return next((i for i in self.instances(region) if i.id == instance_id), None)
