@@ -590,6 +590,31 @@ def test_region_on_the_task_tools(harness: Harness, region: Any) -> None:
         assert_clear_error("get_background_task", result)
 
 
+@PROPERTY_SETTINGS
+@given(
+    since=st.one_of(st.none(), times()),
+    region=st.one_of(st.none(), st.sampled_from(["eu-de", "eu-nl,eu-de", "EU-NL", "eu-moon-1", "eu-de,,"]), any_text()),
+    instance=st.one_of(st.none(), st.sampled_from(["prod", data.KAFKA.id, "zzz"]), any_text(), wrong_types()),
+    status=statuses(),
+    limit=numbers(),
+    cursor=st.one_of(st.none(), any_text()),
+)
+def test_list_changes(harness: Harness, since: Any, region: Any, instance: Any, status: Any, limit: Any,
+                      cursor: Any) -> None:  # fmt: skip
+    """Any arguments: an answer within its bounds, or a clear error; only the allowed paths are ever asked."""
+    args = {k: v for k, v in (("since", since), ("region", region), ("instance", instance), ("status", status),
+                              ("limit", limit), ("cursor", cursor)) if v is not None}  # fmt: skip
+    result = harness.call("list_changes", args)
+    if result.is_error:
+        assert_clear_error("list_changes", result)
+        return
+    out = result.structured_content
+    assert out is not None and len(out["changes"]) <= (limit if is_int(limit) else 200)
+    assert out["change_count"] >= len(out["changes"]) and set(out["regions"]) <= {"eu-de", "eu-nl", "eu-ch2"}
+    times_seen = [c["time"] for c in out["changes"]]
+    assert times_seen == sorted(times_seen, reverse=True)
+
+
 def test_the_path_check_can_fail(harness: Harness) -> None:
     """The guard above is real: a request outside the allowed paths is caught."""
     checks: list[Callable[[], httpx2.Response]] = [
