@@ -76,6 +76,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BGTASK_ALLOWED_HOSTS", "Host values accepted, comma-separated", "http"),
     Variable("BGTASK_ALLOWED_ORIGINS", "browser Origins accepted, comma-separated", "http"),
     Variable("BGTASK_METRICS", "off hides /metrics (default on, HTTP only)", "http"),
+    Variable("BGTASK_ALLOW_UNAUTHENTICATED_NETWORK_BIND", "1: serve a non-loopback address without authentication "
+             "(only behind a proxy that authenticates)", "http", "--allow-unauthenticated-network-bind"),
+    Variable("BGTASK_SIMULATOR", "1: answer from the embedded DMS simulator", "http", "--simulator"),
     Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "send traces over OTLP/HTTP to this collector (extra 'otel')", "http"),
 )  # fmt: skip
 GROUPS = {
