@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bgtask_mcp.config import CloudSettings, Credentials, configured_project
+from bgtask_mcp.cloud_settings import CloudSettings, Credentials, configured_project
 from bgtask_mcp.dms.endpoints import check_url, iam_base
 from bgtask_mcp.redaction import Secret
 from bgtask_mcp.settings_env import ConfigError, Env
