@@ -16,7 +16,7 @@ from typing import Any
 from bgtask_mcp import __version__
 from bgtask_mcp.boundary import cli_refusal
 from bgtask_mcp.config import ConfigError, Settings, load_settings
-from bgtask_mcp.redaction import RedactingFilter, get_logger
+from bgtask_mcp.redaction import RedactingFilter, get_logger, protect_loggers
 from bgtask_mcp.settings_env import help_text, is_target_variable
 
 log = get_logger("bgtask_mcp")
@@ -27,7 +27,7 @@ def setup_logging(level: str) -> None:
     """Logs go to stderr only: over stdio, stdout carries protocol frames and nothing else."""
     # the format names neither thread, process nor source line: do not look them up for every record
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging._srcfile = None  # type: ignore[assignment]  # skips findCaller's stack walk (logging's own advice)
+    protect_loggers()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter())

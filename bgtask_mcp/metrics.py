@@ -3,12 +3,15 @@ operation and status, retries, cache hits and misses, waits in flight. One regis
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+import re
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bgtask_mcp.telemetry import Telemetry
 
-# no *_created series: Prometheus derives counter resets itself, and they double the output
-disable_created_metrics()  # type: ignore[no-untyped-call]
+# no *_created series: Prometheus derives counter resets itself, and they double the output. They are left out
+# of our exposition, without turning them off for the whole process (prometheus_client's switch is global).
+CREATED_SERIES = re.compile(rb"^[a-zA-Z_:][a-zA-Z0-9_:]*_created(?:\{[^\n]*\})? [^\n]*\n", re.MULTILINE)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 
 
@@ -59,4 +62,4 @@ class PrometheusTelemetry(Telemetry):
         self.waits.dec()
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return CREATED_SERIES.sub(b"", generate_latest(self.registry))

@@ -16,7 +16,7 @@ from bgtask_mcp.clock import SYSTEM_CLOCK, Clock
 from bgtask_mcp.config import Settings
 from bgtask_mcp.instructions import instructions
 from bgtask_mcp.prompts import load_prompts
-from bgtask_mcp.redaction import register_configured
+from bgtask_mcp.redaction import protect_loggers, register_configured
 from bgtask_mcp.service import TaskService
 from bgtask_mcp.state import AppState
 from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry
@@ -41,6 +41,7 @@ def build_server(
 ) -> MCPServer[AppState]:
     running: list[AppState] = []  # completion handlers get no context: they read the state from here
     register_configured(settings.secrets())  # masked wherever they show up, from the first log line on
+    protect_loggers()
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:

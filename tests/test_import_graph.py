@@ -28,7 +28,9 @@ def imports_of(path: Path, name: str, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             submodules = {f"{base}.{alias.name}" for alias in node.names} & known  # "from pkg import module"
             found |= submodules or {base}
     return {m for m in found if m in known and m != name}

@@ -47,7 +47,7 @@ from bgtask_mcp.dms.iam import (
 from bgtask_mcp.dms.retry import RetryPolicy, with_retries
 from bgtask_mcp.dms.transport import Reply, Transport
 from bgtask_mcp.dms.wire import WireInstanceList, WireProgress, WireTaskList, WireTracePage
-from bgtask_mcp.redaction import get_logger
+from bgtask_mcp.redaction import get_logger, protect_loggers
 from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry, dms_span
 from bgtask_mcp.vocabulary import PROGRESS_ENGINES
 
@@ -92,6 +92,7 @@ class DMSClient:
         jitter: Callable[[float, float], float] = random.uniform,
         telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
+        protect_loggers()  # the HTTP stack traces response headers at DEBUG, an IAM login's X-Subject-Token among them
         self.cloud = cloud
         self.telemetry = telemetry
         self.endpoints = cloud.endpoints(overrides or {})

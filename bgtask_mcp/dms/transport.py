@@ -21,10 +21,9 @@ from bgtask_mcp import __version__
 from bgtask_mcp.config import Limits
 from bgtask_mcp.dms import context
 from bgtask_mcp.dms.errors import APIError, ResponseTooLarge, TransportError
-from bgtask_mcp.redaction import get_logger, protect_loggers
+from bgtask_mcp.redaction import get_logger
 
 log = get_logger("bgtask_mcp.dms")
-protect_loggers()  # the HTTP stack traces response headers at DEBUG, an IAM login's X-Subject-Token among them
 
 USER_AGENT = f"bgtask-mcp/{__version__}"
 ERROR_MESSAGE_CHARACTERS = 500

@@ -1,6 +1,6 @@
-"""Log records masked at the source: the redacting filter sits on bgtask-mcp's loggers (and on the HTTP stack's,
-which trace an IAM login's ``X-Subject-Token`` at DEBUG) when ``get_logger``/``protect_loggers`` are called,
-never as a side effect of importing anything."""
+"""Log records masked at the source: ``protect_loggers`` puts the redacting filter on bgtask-mcp's loggers and on
+the HTTP stack's (which trace an IAM login's ``X-Subject-Token`` at DEBUG) when a server or a DMS client is
+built, never as a side effect of importing anything."""
 
 from __future__ import annotations
 
@@ -46,18 +46,25 @@ HTTP_LOGGERS: Final = (
 )
 
 
+OUR_LOGGERS: Final = "bgtask_mcp"
+
+
 def protect_loggers(*names: str) -> None:
-    """Put the redacting filter on these loggers themselves (idempotent): what they log is masked before any
-    handler, ours or anyone's, sees it."""
-    for name in names or HTTP_LOGGERS:
+    """Put the redacting filter on the loggers themselves (idempotent): bgtask-mcp's own and the HTTP stack's, or
+    ``names``. What they log is then masked before any handler, ours or anyone's, sees it. Called when a server
+    or client is built, never on import."""
+    wanted = names or (*HTTP_LOGGERS, *_ours())
+    for name in wanted:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
 
 
+def _ours() -> list[str]:
+    known = list(logging.Logger.manager.loggerDict)
+    return [OUR_LOGGERS, *(n for n in known if n.startswith(OUR_LOGGERS + "."))]
+
+
 def get_logger(name: str) -> logging.Logger:
-    """A logger whose records are masked at the source, before any handler (ours or anyone's) sees them."""
-    logger = logging.getLogger(name)
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
-    return logger
+    """The logger of a bgtask-mcp module; ``protect_loggers`` masks it at the source when a server starts."""
+    return logging.getLogger(name)
