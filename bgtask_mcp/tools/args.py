@@ -44,16 +44,16 @@ TaskId = Annotated[
 Region = Annotated[
     str | None,
     Field(
-        description="Region, e.g. eu-de or eu-nl (Open Telekom Cloud), ap-southeast-1 (Huawei Cloud); any case. "
-        "null (the default): the server's default region."
+        description="Region, e.g. eu-nl (Open Telekom Cloud) or ap-southeast-1 (Huawei Cloud); null: the server's "
+        "default region."
     ),
 ]
 ProjectId = Annotated[
     str | None,
     Field(
         json_schema_extra=MAX_ID_LENGTH,
-        description=f"Project ID of the region ({ids.PROJECT.accepted}). null (the default, almost always right): "
-        "the server uses the region's configured project, or asks IAM for it.",
+        description=f"Project ID ({ids.PROJECT.accepted}); null, almost always right: the region's configured "
+        "project, or IAM's.",
     ),
 ]
 Cloud = Annotated[

@@ -41,7 +41,7 @@ Limit = Annotated[
     int | None, Field(ge=1, le=100, description=f"How many tasks to return, 1 to 100; default {DEFAULT_LIMIT}.")
 ]
 BeginTime = Annotated[str | None, Field(description=f"Only tasks started at or after this time: {TIME_HELP}.")]
-EndTime = Annotated[str | None, Field(description=f"Only tasks started at or before this time: {TIME_HELP}.")]
+EndTime = Annotated[str | None, Field(description="Only tasks started at or before this time, same forms.")]
 NameFilter = Annotated[
     str | None,
     Field(
