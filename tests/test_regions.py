@@ -268,3 +268,21 @@ async def test_listed_instances_feed_the_completions_of_this_caller(simulator: S
 def test_cache_keys_name_the_cloud_and_the_region() -> None:
     assert cache_key("prod", "eu-nl", "p", "i", "t") != cache_key("prod", "eu-de", "p", "i", "t")
     assert cache_key("prod", "eu-nl", "p", "i", "t") != cache_key("staging", "eu-nl", "p", "i", "t")
+
+
+def test_the_cts_endpoint_of_a_region() -> None:
+    from bgtask_mcp.config import load_settings
+
+    plain = load_settings({"BGTASK_REGION": "eu-de"})
+    endpoints = plain.default_cloud.endpoints(dict(plain.endpoint_overrides))
+    assert endpoints.cts("eu-de") == "https://cts.eu-de.otc.t-systems.com"
+    assert endpoints.cts("eu-ch2") == "https://cts.eu-ch2.sc.otc.t-systems.com"
+    assert endpoints.cts("ap-southeast-1") == "https://cts.ap-southeast-1.myhuaweicloud.com"
+    assert endpoints.cts("eu-west-101") == "https://cts.eu-west-101.myhuaweicloud.eu"
+    env = {"BGTASK_REGION": "eu-de", "BGTASK_CTS_ENDPOINT": "https://cts.example.test",
+           "HUAWEICLOUD_SDK_REGION_CTS_EU_NL": "https://cts-nl.example.test"}  # fmt: skip
+    configured = load_settings(env)
+    endpoints = configured.default_cloud.endpoints(dict(configured.endpoint_overrides))
+    assert endpoints.cts("eu-de") == "https://cts.example.test"  # the configured region's explicit endpoint
+    assert endpoints.cts("eu-nl") == "https://cts-nl.example.test"  # the SDK's per-region override wins
+    assert endpoints.dms("eu-nl") == "https://dms.eu-nl.otc.t-systems.com"  # a CTS override is not a DMS one
