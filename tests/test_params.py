@@ -216,3 +216,21 @@ def test_progress_steps_read_the_apis_spelling_and_epoch_milliseconds() -> None:
     ]
     current = progress.current_step()
     assert current is not None and current.name == "broker_expansion"
+
+
+def test_trace_fields_are_read_in_every_form_they_drift_into() -> None:
+    from bgtask_mcp.dms.wire import WireTrace, WireTracePage
+
+    user = {"name": "ops-alice", "domain": {"name": "d"}}
+    as_objects = WireTrace.from_json({"trace_id": "t1", "trace_name": "extendDMSInstanceSuccess", "code": 200,
+                                      "request": {"new_broker_num": 5}, "response": {"job_id": "A" * 32},
+                                      "user": user, "time": 1585618587087})  # fmt: skip
+    assert as_objects.code == "200" and as_objects.user == "ops-alice" and as_objects.time_ms == 1585618587087
+    assert json.loads(as_objects.request or "") == {"new_broker_num": 5}
+    assert json.loads(as_objects.response or "") == {"job_id": "A" * 32}
+    as_text = WireTrace.from_json({"trace_id": "t2", "code": "403", "request": '{"a": 1}', "user": None,
+                                   "source_ip": None, "time": "1585618587087"})  # fmt: skip
+    assert as_text.code == "403" and as_text.request == '{"a": 1}' and as_text.user is None
+    assert as_text.source_ip is None and as_text.time_ms == 1585618587087
+    page = WireTracePage.from_json({"traces": [{"trace_id": "t3"}, "noise"], "meta_data": {"count": 1, "marker": None}})
+    assert [t.trace_id for t in page.traces] == ["t3"] and page.marker is None
