@@ -214,8 +214,7 @@ class DMSClient:
         end_time: str | None = None,
     ) -> WireTaskList:
         """ListBackgroundTasks: one page, newest first; ``task_count`` is the total matching."""
-        query = [("start", str(start)), ("limit", str(limit))]
-        query += [(k, v) for k, v in (("begin_time", begin_time), ("end_time", end_time)) if v]
+        query = _page_query(start, limit, begin_time, end_time)
         reply = await self._get(
             "ListBackgroundTasks", region, instance, self._tasks_path(project, instance), query, project
         )
@@ -233,8 +232,7 @@ class DMSClient:
         end_time: str | None = None,
     ) -> WireTaskList:
         """ListScheduledTasks: one page of the instance's scheduled tasks (``job_count`` read as the total)."""
-        query = [("start", str(start)), ("limit", str(limit))]
-        query += [(k, v) for k, v in (("begin_time", begin_time), ("end_time", end_time)) if v]
+        query = _page_query(start, limit, begin_time, end_time)
         path = f"/v2/{ids.project_id(project)}/instances/{ids.instance_id(instance)}/scheduled-tasks"
         reply = await self._get("ListScheduledTasks", region, instance, path, query, project)
         return WireTaskList.from_scheduled(reply.json_object(self.endpoints.dms(region)), simulated=reply.simulated)
@@ -444,6 +442,12 @@ class _Attempt:
             auth=prepared.auth,
             too_large=self.too_large,
         )
+
+
+def _page_query(start: int, limit: int, begin_time: str | None, end_time: str | None) -> list[tuple[str, str]]:
+    """The paging and time-window query of ListBackgroundTasks and ListScheduledTasks."""
+    query = [("start", str(start)), ("limit", str(limit))]
+    return query + [(k, v) for k, v in (("begin_time", begin_time), ("end_time", end_time)) if v]
 
 
 MARKER = re.compile(r"[A-Za-z0-9_-]{1,128}")
