@@ -597,3 +597,51 @@ async def main():
 
 anyio.run(main)
 """
+
+
+# (f) uvx: the way the MCP ecosystem starts Python servers
+# --------------------------------------------------------------------------------------------------------------------
+
+UVX_PROBE = """
+import os, sys, anyio
+from mcp import Client, StdioServerParameters
+
+async def main():
+    env = {**os.environ, "PATH": sys.argv[3], "HOME": sys.argv[4], "UV_CACHE_DIR": sys.argv[5]}
+    env = {k: v for k, v in env.items() if not k.startswith(("BGTASK_", "VIRTUAL_ENV"))}
+    params = StdioServerParameters(command=sys.argv[1], args=["--from", sys.argv[2], "bgtask-mcp", "serve",
+                                   "--simulator"], env=env)
+    async with Client(params) as client:
+        tools = sorted(t.name for t in (await client.list_tools()).tools)
+        print("tools: " + ",".join(tools))
+        result = await client.call_tool("list_changes", {"region": "eu-nl"})
+        found = not result.is_error and result.structured_content["change_count"] > 0
+        print("called: " + ("ok" if found else str(result)))
+
+anyio.run(main)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_uvx_starts_the_server_from_a_wheel(tmp_path: Path) -> None:
+    """``uvx --from <wheel> bgtask-mcp serve --simulator`` answers a tool call (uv from PyPI, like a user's)."""
+    wheels = tmp_path / "wheel"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), str(ROOT)],
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = wheels.glob("bgtask_mcp-*.whl")
+    tools_venv = tmp_path / "uv"
+    subprocess.run([sys.executable, "-m", "venv", str(tools_venv)], check=True, timeout=120)
+    got_uv = subprocess.run([str(tools_venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv"],
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert got_uv.returncode == 0, got_uv.stderr[-3000:]
+    probe = tmp_path / "uvx_probe.py"
+    probe.write_text(UVX_PROBE, encoding="utf-8")
+    path = f"{tools_venv / 'bin'}:{os.environ.get('PATH', '')}"
+    ran = subprocess.run([sys.executable, str(probe), str(tools_venv / "bin" / "uvx"), str(wheel), path,
+                          str(tmp_path), str(tmp_path / "uv-cache")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert "tools: get_background_task,list_background_tasks,list_changes,list_instances," in ran.stdout
+    assert "called: ok" in ran.stdout
