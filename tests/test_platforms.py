@@ -69,10 +69,16 @@ def tools(request: pytest.FixtureRequest, tmp_path: Path) -> list[Tool]:
     return listed
 
 
+def described(prop: dict[str, Any]) -> str | None:
+    """An argument's description: beside its type, or (an optional argument) inside its non-null branch."""
+    branch = next((b for b in prop.get("anyOf", []) if b.get("type") != "null"), {})
+    return prop.get("description") or branch.get("description")
+
+
 def descriptions(tool: Tool) -> dict[str, str]:
     properties: dict[str, dict[str, Any]] = tool.input_schema["properties"]
-    assert all(p.get("description") for p in properties.values()), f"{tool.name}: an argument has no description"
-    return {name: str(p["description"]) for name, p in properties.items()}
+    assert all(described(p) for p in properties.values()), f"{tool.name}: an argument has no description"
+    return {name: str(described(p)) for name, p in properties.items()}
 
 
 def optional(tool: Tool) -> list[str]:
@@ -109,7 +115,7 @@ def test_openai_strict_mode_converts_and_accepts_null_for_every_default(tools: l
         converted = MCPUtil.to_function_tool(tool, server, convert_schemas_to_strict=True)
         assert converted.strict_json_schema, f"{tool.name}: strict conversion failed and fell back"
         schema = converted.params_json_schema
-        assert {n: p.get("description") for n, p in schema["properties"].items()} == descriptions(tool)
+        assert {n: described(p) for n, p in schema["properties"].items()} == descriptions(tool)
         assert sorted(schema["required"]) == sorted(schema["properties"])  # strict: every argument is sent
         for name in optional(tool):
             jsonschema.validate(None, schema["properties"][name])  # null means "use the default"

@@ -32,3 +32,22 @@ async def test_tools_list_matches_the_snapshot() -> None:
     assert text == SNAPSHOT.read_text(encoding="utf-8"), (
         "tools/list changed: review the difference, then regenerate with BGTASK_UPDATE_SNAPSHOTS=1"
     )
+
+
+# What tools/list costs a model before the user says a word, as compact JSON. The ceiling only goes down: it holds
+# what the five tools cost now, and the next cut (output schemas collapsed below their first level) lowers it.
+TOOLS_LIST_CEILING = 23_500
+
+
+@pytest.mark.anyio
+async def test_tools_list_stays_under_its_token_ceiling() -> None:
+    async with Client(build_server(load_settings({"BGTASK_REGION": "eu-de"})), mode="legacy") as client:
+        tools = (await client.list_tools()).tools
+    sizes = {t.name: len(json.dumps(t.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":")))
+             for t in tools}  # fmt: skip
+    total = len(json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools],
+                           separators=(",", ":")))  # fmt: skip
+    assert total <= TOOLS_LIST_CEILING, sizes
+    for tool in tools:  # each description once: an optional argument's lives in its non-null branch only
+        for prop in tool.input_schema["properties"].values():
+            assert not ("anyOf" in prop and "description" in prop), tool.name

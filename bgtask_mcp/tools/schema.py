@@ -1,7 +1,8 @@
 """What clients see of the tools' schemas, shaped so that every agent platform reads them fully.
 
-- Optional arguments (``anyOf: [X, null]``) also carry their description inside ``X``: Google's Gemini
-  conversion replaces such a property by its non-null branch and would drop a description beside it.
+- Optional arguments (``anyOf: [X, null]``) carry their description inside ``X``, and only there: Google's
+  Gemini conversion replaces such a property by its non-null branch and would drop a description beside it;
+  OpenAI and LangChain pass the whole property on, branch and all. Each description costs its tokens once.
 - ``cloud`` exists only when several clouds are configured, as an enum of their names.
 - ``region`` names the server's default region.
 - Output schemas are inlined (no ``$ref``) and carry no generated ``title``s, nor the model classes' docstrings
@@ -50,7 +51,8 @@ def _description_into_branch(prop: dict[str, Any]) -> None:
     branches = prop.get("anyOf")
     if not isinstance(branches, list) or NULL not in branches or "description" not in prop:
         return
-    prop["anyOf"] = [b if b == NULL else {**b, "description": prop["description"]} for b in branches]
+    description = prop.pop("description")
+    prop["anyOf"] = [b if b == NULL else {**b, "description": description} for b in branches]
 
 
 def shape_output(schema: dict[str, Any]) -> dict[str, Any]:

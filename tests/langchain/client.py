@@ -3,7 +3,8 @@
 Runs in its own virtual environment (tests/test_platforms.py makes it); the server runs with the project's
 Python (BGTASK_PYTHON) and the simulator settings in the environment; BGTASK_CALL_ARGUMENTS are the
 arguments of the one get_background_task call. Prints one JSON line: the adapter's
-versions, every tool's argument descriptions as LangChain holds them, and the structured result of one call.
+versions, every tool's argument descriptions as LangChain holds them (beside the type or in the non-null
+branch), and the structured result of one call.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from importlib.metadata import version
 from langchain_mcp_adapters.client import MultiServerMCPClient
 
 
+def described(spec: dict) -> str | None:
+    """An argument's description: beside its type, or (an optional argument) inside its non-null branch."""
+    branch = next((b for b in spec.get("anyOf", []) if b.get("type") != "null"), {})
+    return spec.get("description") or branch.get("description")
+
+
 async def main() -> None:
     server = {
         "transport": "stdio",
@@ -25,9 +32,7 @@ async def main() -> None:
     }
     client = MultiServerMCPClient({"bgtask": server})
     tools = {tool.name: tool for tool in await client.get_tools()}
-    descriptions = {
-        name: {arg: spec.get("description") for arg, spec in tool.args.items()} for name, tool in tools.items()
-    }
+    descriptions = {name: {arg: described(spec) for arg, spec in tool.args.items()} for name, tool in tools.items()}
     call = {
         "type": "tool_call",
         "id": "call-1",
