@@ -190,13 +190,17 @@ class FleetReader:
             self._failed(fleet, None, "instances", exc)
             return
         fleet.region = target.region
-        await self._instances(target, fleet)
-        async with anyio.create_task_group() as group:
-            for instance_id in fleet.instances:
-                group.start_soon(self._tasks, target, fleet, instance_id)
-                group.start_soon(self._scheduled, target, fleet, instance_id)
-            if fleet.instances or not (self.query or self.engine):
-                group.start_soon(self._traces, target, fleet)
+        narrowed = bool(self.query or self.engine)
+        async with anyio.create_task_group() as outer:
+            if not narrowed:  # the whole region's audit trail needs no instance list: read it meanwhile
+                outer.start_soon(self._traces, target, fleet)
+            await self._instances(target, fleet)
+            async with anyio.create_task_group() as group:
+                for instance_id in fleet.instances:
+                    group.start_soon(self._tasks, target, fleet, instance_id)
+                    group.start_soon(self._scheduled, target, fleet, instance_id)
+                if narrowed and fleet.instances:
+                    group.start_soon(self._traces, target, fleet)
 
     async def _instances(self, target: Target, fleet: Fleet) -> None:
         async def engine_of(engine: str) -> None:
