@@ -1,5 +1,6 @@
 """What the model reads: bytes of tool output (the text block + structuredContent as serialized) for the seed
-example task and for a page of 10 tasks, against the raw DMS API JSON of the same data.
+example task and for a page of 10 tasks, against the raw DMS API JSON of the same data; and what ``tools/list``
+costs before the user says a word, whole and per tool, against its budget.
 
 The raw JSON is counted compact (no spaces) and without the simulator's own ``simulated`` flag, i.e. the
 smallest a faithful copy of the API answer can be.
@@ -17,6 +18,7 @@ from bench.report import Row
 from bgtask_mcp.simulator import data
 
 SECTION = "What the model reads (bytes of tool output)"
+TOOLS_LIST_BUDGET = 14_000  # bytes of compact JSON, about 3,500 tokens (tests/test_schema_snapshot.py holds it too)
 
 
 def compact(value: Any) -> int:
@@ -72,9 +74,25 @@ def rows_of(what: str, text: int, structured: int, api: dict[str, Any]) -> list[
         "raw API JSON",
         api_bytes,
         text / api_bytes,
+        target="<= 1.0" if what.startswith("10-task") else "",  # a page reads no larger than the API's own JSON
         note=f"what a client that shows only content passes on; compact it would be about {structured:,} B",
     )
     return [both, text_only]
+
+
+def tools_list_rows(tools: list[Any]) -> list[Row]:
+    """The whole tools/list against its budget, then each tool's share of it."""
+    dumped = [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in tools]
+    whole = compact(dumped)
+    rows = [
+        Row(SECTION, "tools/list, five tools", whole, "B", "budget", TOOLS_LIST_BUDGET, whole / TOOLS_LIST_BUDGET,
+            target="<= 1.0", note=f"compact JSON, about {whole // 4:,} tokens")
+    ]  # fmt: skip
+    for tool in dumped:
+        parts = (len(tool.get("description", "")), compact(tool["inputSchema"]), compact(tool.get("outputSchema")))
+        note = "description {:,} B, input schema {:,} B, output schema {:,} B".format(*parts)
+        rows.append(Row(SECTION, f"tools/list: {tool['name']}", compact(tool), "B", note=note))
+    return rows
 
 
 async def run(sim: Simulator) -> tuple[list[Row], dict[str, Any], list[str]]:
@@ -85,6 +103,9 @@ async def run(sim: Simulator) -> tuple[list[Row], dict[str, Any], list[str]]:
     rows: list[Row] = []
     raw: dict[str, Any] = {}
     async with Client(build_server(settings), mode="legacy") as client, direct_client() as direct:
+        listed = tools_list_rows((await client.list_tools()).tools)
+        rows.extend(listed)
+        raw["tools/list"] = {row.what: row.ours for row in listed}
         for what, tool, arguments, path, query in cases(sim):
             result = await client.call_tool(tool, arguments)
             if result.is_error:

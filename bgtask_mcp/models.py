@@ -17,6 +17,13 @@ from bgtask_mcp.dms.wire import WireInstance, WireInstanceTask, WireProgress, Wi
 from bgtask_mcp.params import decode_params
 from bgtask_mcp.redaction import mask_text, mask_value
 
+
+def absent(value: object) -> bool:
+    """Fields that are null on most answers are left out of them (not required in the schema): bytes a model
+    reads on every page."""
+    return value is None
+
+
 # Any JSON value, one single-type branch each (MCP Inspector --strict warns about a bare {} and about a type
 # array, which single-type dialects such as Gemini's reject). The object comes first: a validating client
 # stops at the first branch that matches, and most params are objects.
@@ -43,7 +50,7 @@ class Task(BaseModel):
     status: str = Field(description=f"{vocabulary.status_names()}; others are kept verbatim, as still running.")
     created_at: str = Field(description="Start time (RFC 3339, UTC).")
     updated_at: str = Field(description="End time; while it runs, the last update.")
-    schedule_at: str | None = Field(default=None, description="Scheduled tasks only: when it runs or ran.")
+    schedule_at: str | None = Field(default=None, exclude_if=absent, description="Scheduled tasks only: when it runs.")
 
     @property
     def terminal(self) -> bool:
@@ -126,11 +133,11 @@ class TaskList(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    task_count: int = Field(description="For a list: the API's total within the time window, not the page size.")
+    task_count: int = Field(description="The API's total in the time window, not the page size.")
     tasks: list[Task] = Field(description="Newest first.")
     region: str = ""
-    simulated: bool = Field(default=False, description="From the embedded simulator, not a real cloud.")
-    note: str | None = None
+    simulated: bool = False  # from the embedded simulator, not a real cloud
+    note: str | None = Field(default=None, exclude_if=absent)
 
 
 class TaskDetail(TaskList):
@@ -147,20 +154,17 @@ class TaskPage(TaskList):
     start: int
     limit: int
     next_start: int | None = Field(description="Pass as start for the next page; null on the last.")
-    scanned: int = Field(
-        default=0,
-        description="With filters: tasks read to fill this page.",
-    )
+    scanned: int = Field(default=0, exclude_if=lambda n: n == 0, description="With filters: tasks read for this page.")
 
 
 class WaitResult(BaseModel):
     """The outcome of waiting for a task."""
 
-    finished: bool = Field(description="The task reached a terminal status before the timeout.")
-    succeeded: bool = Field(description="It finished with SUCCESS.")
+    finished: bool = Field(description="It reached a final status in time.")
+    succeeded: bool
     status: str
     waited_seconds: float
-    task_duration_seconds: float | None = Field(description="How long the task ran (updated_at - created_at).")
+    task_duration_seconds: float | None  # updated_at - created_at
     polls: int
     progress: Progress | None = Field(
         default=None,
@@ -230,8 +234,8 @@ class InstanceList(BaseModel):
     """Instances matching a list_instances call, best matches first."""
 
     instance_count: int = Field(description="All matching, not only those shown.")
-    instances: list[Instance] = Field(description="Exact id or name matches first.")
-    note: str | None = None
+    instances: list[Instance]
+    note: str | None = Field(default=None, exclude_if=absent)
     simulated: bool = False
 
 
@@ -294,5 +298,5 @@ class ChangeList(BaseModel):
     changes: list[Change] = Field(description="Newest first, at most limit.")
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last.")
     regions: list[str]
-    partial: list[Partial] = Field(description="What could not be read: the answer is complete without these.")
+    partial: list[Partial] = Field(description="What could not be read; the rest is complete.")
     simulated: bool = False

@@ -43,7 +43,7 @@ async def test_scheduled_tasks_answer_what_is_planned(mcp_client: Client) -> Non
     assert cancelled["status"] == "CANCELLED" and not in_future(cancelled["schedule_at"])
     assert out["task_count"] == len(out["tasks"]) == 2
     ordinary = await ok(mcp_client, "list_background_tasks", instance_id=data.KAFKA.id, limit=100)
-    assert all(t["schedule_at"] is None for t in ordinary["tasks"])
+    assert all("schedule_at" not in t for t in ordinary["tasks"])  # left out when null: bytes on every page
     assert data.PLANNED_REASSIGN_ID not in {t["id"] for t in ordinary["tasks"]}
 
 

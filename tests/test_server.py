@@ -9,11 +9,13 @@ from dataclasses import replace
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client, MCPError
 from mcp.types import CallToolResult, PromptReference, ResourceTemplateReference, TextContent
 
 from bgtask_mcp.config import load_settings
+from bgtask_mcp.dms.signer import AkSkSigner
 from bgtask_mcp.server import build_server
 from bgtask_mcp.simulator import data
 
@@ -70,7 +72,7 @@ async def test_tools_are_listed_with_annotations_and_schemas(mcp_client: Client)
     assert list(get["properties"]) == ["instance_id", "task_id", "region", "project_id"]
     assert get["required"] == ["instance_id", "task_id"]
     assert get["properties"]["instance_id"]["maxLength"] == get["properties"]["task_id"]["maxLength"] == 64
-    assert "default region, eu-de" in get["properties"]["region"]["anyOf"][0]["description"]
+    assert get["properties"]["region"]["anyOf"][0]["description"].endswith("null: eu-de.")
     task = tools["get_background_task"].output_schema["properties"]["tasks"]["items"]  # type: ignore[index]
     assert list(task["properties"]) == [
         "id",
@@ -83,7 +85,8 @@ async def test_tools_are_listed_with_annotations_and_schemas(mcp_client: Client)
         "updated_at",
         "schedule_at",
     ]
-    assert "Start time" in task["properties"]["created_at"]["description"]
+    assert "description" not in task["properties"]["created_at"]  # nested fields by name: the budget
+    assert "description" in tools["get_background_task"].output_schema["properties"]["task_count"]  # type: ignore[index]
     assert list(tools["list_background_tasks"].input_schema["properties"])[7] == "scheduled"
 
 
@@ -284,6 +287,21 @@ async def test_list_pages_through_a_long_history(mcp_client: Client) -> None:
 async def test_list_default_page_is_ten(mcp_client: Client) -> None:
     out = await ok(mcp_client, "list_background_tasks", instance_id=ARCHIVE)
     assert len(out["tasks"]) == 10 and out["start"] == 1 and out["limit"] == 10 and out["next_start"] == 11
+
+
+async def test_a_ten_task_page_reads_no_larger_than_the_api_answer(mcp_client: Client, simulator: Simulator) -> None:
+    """The text a model reads for a page of 10 tasks (params decoded) costs no more bytes than DMS's own compact
+    JSON of the same page (params still a JSON string, the simulator's marker header aside)."""
+    for instance in (KAFKA, ARCHIVE):
+        result = await mcp_client.call_tool("list_background_tasks", {"instance_id": instance, "limit": 10})
+        assert not result.is_error and len(result.structured_content["tasks"]) == 10  # type: ignore[index]
+        signer = AkSkSigner(data.SIM_ACCESS_KEY, data.SIM_SECRET_KEY, project_id=data.SIM_PROJECT_ID)
+        async with httpx2.AsyncClient(auth=signer, headers={"Content-Type": "application/json"}) as direct:
+            answer = await direct.get(
+                f"{simulator.url}/v2/{data.SIM_PROJECT_ID}/instances/{instance}/tasks", params={"start": 1, "limit": 10}
+            )
+        api_bytes = len(json.dumps(answer.json(), separators=(",", ":"), ensure_ascii=False).encode())
+        assert len(text_of(result).encode()) <= api_bytes, instance
 
 
 async def test_list_filter_by_name_finds_latest_without_job_id(mcp_client: Client) -> None:

@@ -29,31 +29,25 @@ InstanceId = Annotated[
     str,
     Field(
         json_schema_extra=MAX_ID_LENGTH,
-        description=f"ID of the DMS instance (Kafka, RabbitMQ or RocketMQ): {ids.INSTANCE.accepted}. Only have "
-        "its name? Call list_instances(name=...) first: it turns a name into this id.",
+        description="Instance ID (a UUID); list_instances(name=...) finds it from a name.",
     ),
 ]
 TaskId = Annotated[
     str,
     Field(
         json_schema_extra=MAX_ID_LENGTH,
-        description=f"ID of the background task: {ids.TASK.accepted}, from list_background_tasks or the job_id "
-        "the operation that started the task returned.",
+        description=f"Task ID: {ids.TASK.accepted}.",
     ),
 ]
 Region = Annotated[
     str | None,
-    Field(
-        description="Region, e.g. eu-nl (Open Telekom Cloud) or ap-southeast-1 (Huawei Cloud); null: the server's "
-        "default region."
-    ),
+    Field(description="Region, e.g. eu-nl; null: the server's default region."),
 ]
 ProjectId = Annotated[
     str | None,
     Field(
         json_schema_extra=MAX_ID_LENGTH,
-        description=f"Project ID ({ids.PROJECT.accepted}); null, almost always right: the region's configured "
-        "project, or IAM's.",
+        description="Project ID; null (almost always right): the region's own.",
     ),
 ]
 Cloud = Annotated[
@@ -63,5 +57,5 @@ Cloud = Annotated[
 Engine = Literal["kafka", "rabbitmq", "rocketmq"]
 EngineFilter = Annotated[
     Engine | None,
-    Field(description="Only instances of this engine: kafka, rabbitmq or rocketmq. null (the default): all three."),
+    Field(description="Only this engine; null (the default): all three."),
 ]

@@ -26,13 +26,9 @@ async def get_background_task(
 ) -> TaskDetail:
     """Look up one background task of a DMS instance (Kafka, RabbitMQ, RocketMQ) by its id.
 
-    Use it when you have a task id (from list_background_tasks) or the job_id an operation returned, to answer
-    "did that change finish, and what did it change?". The answer carries the task's status, who started it,
-    start and end time, and its params decoded into JSON (secrets masked). Only have the instance's name? Call
-    list_instances first. No task id? list_background_tasks with name=... finds the latest task of a kind. To
-    wait for a running task, use wait_for_background_task. A running Kafka or RocketMQ scale-out task comes
-    with its progress (percentage, time left, steps); a scheduled task (found among the instance's scheduled
-    tasks when the task list has no such id) carries schedule_at.
+    Use it for "did that change finish, and what did it change?" with a task id or an operation's job_id:
+    status, who started it, times, params decoded (secrets masked), progress steps while a Kafka or RocketMQ
+    scale-out runs. No id? list_background_tasks(name=..., limit=1).
     """
     instance, task = ids.instance_id(instance_id), ids.task_id(task_id)
     service = state_of(ctx).service

@@ -44,19 +44,15 @@ MAX_TRACE_PAGES = 10
 CTS_RETENTION = timedelta(days=7)
 
 Since = Annotated[str | None, Field(description=f"Start of the window: {TIME_HELP}. Default {DEFAULT_SINCE}.")]
-Until = Annotated[
-    str | None, Field(description="End of the window, same forms. Default now (planned changes after it count).")
-]
+Until = Annotated[str | None, Field(description="End of the window, same forms; default now.")]
 Regions = Annotated[
     str | None,
-    Field(description="Region, or several comma-separated (eu-nl,eu-de). null: the server's default region."),
+    Field(description="Region, or several: eu-nl,eu-de; null: the server's default region."),
 ]
-InstanceQuery = Annotated[
-    str | None, Field(description="Only instances whose name contains this (any case), or an id.")
-]
-UserFilter = Annotated[str | None, Field(description="Only changes by users whose name contains this (any case).")]
+InstanceQuery = Annotated[str | None, Field(description="Part of an instance name (any case), or an id.")]
+UserFilter = Annotated[str | None, Field(description="Part of a user name (any case).")]
 Limit = Annotated[int | None, Field(ge=1, le=200, description=f"Changes per page, 1 to 200; default {DEFAULT_LIMIT}.")]
-Cursor = Annotated[str | None, Field(description="next_cursor of the previous answer, for the next page.")]
+Cursor = Annotated[str | None, Field(description="The previous answer's next_cursor.")]
 
 
 async def list_changes(
@@ -72,14 +68,11 @@ async def list_changes(
     cursor: Cursor = None,
     cloud: Cloud = None,
 ) -> ChangeList:
-    """What changed on DMS instances (Kafka, RabbitMQ, RocketMQ) across a fleet, and who did it, in one call.
+    """What changed on DMS instances (Kafka, RabbitMQ, RocketMQ) across regions, and who did it, in one call.
 
-    Use it first for "what changed?", "who did that?", "anything since 22:00?", "did anything change on our
-    messaging in eu-nl?": background tasks, scheduled tasks (planned ones too) and the Cloud Trace Service audit
-    trail (topics, users, passwords, offsets: changes that run no task) of every instance in the regions asked,
-    merged newest first. A trace that started a task is joined to it: one change with the real user (tasks often
-    name the service account paas_dms) and the source IP. partial lists what could not be read (for example CTS
-    permission missing); the rest is complete. For one instance's details use list_background_tasks.
+    Use it first for "what changed?", "who did that?", "anything since 22:00?": tasks, planned tasks and the
+    Cloud Trace Service audit trail (topics, users, passwords, offsets), newest first; a trace that started a
+    task is joined to it, with the real user and source IP. partial lists what could not be read.
     """
     state = state_of(ctx)
     service = state.service

@@ -30,20 +30,14 @@ PAST_THE_END = "DMS.40050010"  # ListInstances: the offset is past the end of th
 
 NameQuery = Annotated[
     str | None,
-    Field(
-        description="Part of the instance name, any case (e.g. prod-events, events), or an exact instance id. "
-        "Exact ids and exact names come first. null (the default): every instance."
-    ),
+    Field(description="Part of the name, any case (prod-events, events), or an id; exact matches first. null: all."),
 ]
 StatusQuery = Annotated[
     str | None,
-    Field(
-        description="Only instances in this status, e.g. RUNNING, CREATING, ERROR, FROZEN. null (the default): "
-        "any status."
-    ),
+    Field(description="Only this status, e.g. RUNNING, CREATING, ERROR, FROZEN; null: any."),
 ]
 Limit = Annotated[
-    int | None, Field(ge=1, le=100, description=f"How many instances to return, 1 to 100; default {DEFAULT_LIMIT}.")
+    int | None, Field(ge=1, le=100, description=f"Instances per page, 1 to 100; default {DEFAULT_LIMIT}.")
 ]
 
 
@@ -59,12 +53,9 @@ async def list_instances(
 ) -> InstanceList:
     """Find DMS instances (Kafka, RabbitMQ, RocketMQ) by name and turn a name into its instance_id.
 
-    Use it first whenever the user names an instance ("prod-events") instead of giving its UUID: pass the name
-    (any part of it, any case), then call list_background_tasks, get_background_task or
-    wait_for_background_task with the instance_id it returns. Pass region=... when the user names a region
-    ("in eu-nl"). The answer is compact: id, name, engine, version, status, type, specification, creation time,
-    region, project and current_task (the task running on it now, if any: the quickest way to see what runs
-    across a fleet); never addresses or credentials. Instances that failed to be created are listed too.
+    Use it first whenever the user names an instance ("prod-events"), then pass its instance_id to the task
+    tools; region=... when the user names one ("in eu-nl"). Each comes with engine, version, status and
+    current_task (what runs on it now); never addresses or credentials.
     """
     service = state_of(ctx).service
     target = await service.target(cloud, region, project_id)

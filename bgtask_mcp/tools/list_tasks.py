@@ -33,34 +33,25 @@ Start = Annotated[
     int | None,
     Field(
         ge=1,
-        description="1-based offset of the first task (the API's 'start'), at least 1; default 1. Use the "
-        "previous answer's next_start to page.",
+        description="1-based offset of the first task; default 1. Pass the previous answer's next_start to page.",
     ),
 ]
-Limit = Annotated[
-    int | None, Field(ge=1, le=100, description=f"How many tasks to return, 1 to 100; default {DEFAULT_LIMIT}.")
-]
-BeginTime = Annotated[str | None, Field(description=f"Only tasks started at or after this time: {TIME_HELP}.")]
-EndTime = Annotated[str | None, Field(description="Only tasks started at or before this time, same forms.")]
+Limit = Annotated[int | None, Field(ge=1, le=100, description=f"Tasks per page, 1 to 100; default {DEFAULT_LIMIT}.")]
+BeginTime = Annotated[str | None, Field(description=f"Tasks started from: {TIME_HELP}.")]
+EndTime = Annotated[str | None, Field(description="Tasks started until, same forms.")]
 NameFilter = Annotated[
     str | None,
-    Field(
-        description="Only tasks with this name (case-insensitive), e.g. bindInstancePublicIp, kafkaConfigModify, "
-        "kafkaResetConsumerOffset. With limit=1 this finds the latest such task."
-    ),
+    Field(description="Only tasks of this name (any case), e.g. kafkaConfigModify; with limit=1, the latest one."),
 ]
 Scheduled = Annotated[
     bool | None,
-    Field(
-        description="true: list the instance's scheduled tasks (planned for later, with schedule_at; CANCELLED "
-        "ones too) instead of its background tasks. Default false."
-    ),
+    Field(description="true: the scheduled (planned) tasks instead, CANCELLED ones too. Default false."),
 ]
 StatusFilter = Annotated[
     str | None,
     Field(
-        description=f"Only tasks in these statuses, comma-separated: {vocabulary.status_names()}. "
-        f"{vocabulary.RUNNING_ALIAS} is short for {','.join(sorted(vocabulary.RUNNING_STATUSES))}."
+        description=f"Statuses, comma-separated: {vocabulary.status_names()}; "
+        f"{vocabulary.RUNNING_ALIAS} = {','.join(sorted(vocabulary.RUNNING_STATUSES))}."
     ),
 ]
 
@@ -79,15 +70,11 @@ async def list_background_tasks(
     project_id: ProjectId = None,
     cloud: Cloud = None,
 ) -> TaskPage:
-    """List the background tasks of a DMS instance, newest first, with decoded params (secrets masked).
+    """List the background tasks of a DMS instance, newest first, params decoded (secrets masked).
 
-    Use it for "what changed on this instance (today / in the last N hours)?", to find the latest task of a kind
-    (name=..., limit=1) when the operation returned no job_id (public IP binding, auto topic creation, consumer
-    offset reset), or to find failed tasks (status=FAILED). task_count is the API's total within the time
-    window; with name/status filters the server pages through the API for you (up to 1000 tasks per call) and
-    next_start says where to continue. scheduled=true answers "what is planned?" ("is tonight's partition
-    reassignment still on?"): scheduled tasks with schedule_at, CANCELLED ones included, time window bounding
-    schedule_at. Only have the instance's name? Call list_instances first.
+    Use it for "what changed on this instance?", the latest task of a kind (name=..., limit=1) when an
+    operation returned no job_id, or failed tasks (status=FAILED); filters page the API for you (up to 1000
+    tasks), next_start continues. scheduled=true answers "what is planned?".
     """
     instance = ids.instance_id(instance_id)
     first, size = or_default(start, 1), or_default(limit, DEFAULT_LIMIT)

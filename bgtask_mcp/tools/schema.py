@@ -5,15 +5,18 @@
   OpenAI and LangChain pass the whole property on, branch and all. Each description costs its tokens once.
 - ``cloud`` exists only when several clouds are configured, as an enum of their names.
 - ``region`` names the server's default region.
-- Output schemas are inlined (no ``$ref``) and carry no generated ``title``s, nor the model classes' docstrings
-  (developer documentation): a client validating ``structuredContent`` resolves nothing, and the field
-  descriptions a model needs are what remains. Input schemas carry no generated ``title``s either: every
-  ``tools/list`` costs the model its tokens.
+- Output schemas are inlined (no ``$ref``) and say what a model needs to read an answer: the top-level fields
+  with their descriptions, the nested ones by name and type only (their meaning is the tool's description and
+  the glossary's); ``anyOf [X, null]`` is written ``type: [X, "null"]`` and "any JSON value" is ``{}``. A client
+  validating ``structuredContent`` resolves nothing and accepts every answer it accepted before.
+- No generated ``title``s, no ``default: null`` (absent means null), docstrings without their indentation: every
+  ``tools/list`` costs the model its tokens, so each byte of it says something.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any
 
 from mcp.server import MCPServer
@@ -38,10 +41,12 @@ def shape_input(schema: dict[str, Any], settings: Settings) -> dict[str, Any]:
     region = settings.default_cloud.region
     if "region" in properties and region:
         properties["region"]["description"] = properties["region"]["description"].replace(
-            "the server's default region.", f"the server's default region, {region}."
+            "the server's default region.", f"{region}."
         )
     for prop in properties.values():
         prop.pop("title", None)
+        if prop.get("default", 0) is None:
+            del prop["default"]
         _description_into_branch(prop)
     shaped.pop("title", None)
     return shaped
@@ -56,31 +61,55 @@ def _description_into_branch(prop: dict[str, Any]) -> None:
 
 
 def shape_output(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with every ``#/$defs/...`` reference replaced by its definition (the models are not recursive)
-    and without pydantic's generated titles ("Task Count"): descriptions say more, and cost no validation."""
+    """The schema with every ``#/$defs/...`` reference replaced by its definition (the models are not recursive),
+    descriptions kept on the top-level fields only, and without pydantic's titles, defaults and nested
+    ``required`` lists (the server always sends every field)."""
     definitions = schema.get("$defs", {})
 
-    def resolve(node: Any, in_properties: bool = False) -> Any:
-        if isinstance(node, dict):
-            if in_properties:  # keys here are property names, "title" among them possibly
-                return {k: resolve(v) for k, v in node.items()}
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                target = resolve(definitions[ref.removeprefix("#/$defs/")])
-                return {**target, **{k: resolve(v) for k, v in node.items() if k not in ("$ref", "title")}}
-            docstring = "properties" in node  # an object's description is its class docstring
-            dropped = ("$defs", "title", "description") if docstring else ("$defs", "title")
-            return {k: resolve(v, k == "properties") for k, v in node.items() if k not in dropped}
+    def resolve(node: Any, depth: int, field: bool = False) -> Any:
         if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
+            return [resolve(item, depth) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            target = {k: v for k, v in definitions[ref.removeprefix("#/$defs/")].items() if k != "description"}
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}  # the field's words, not the class's
+        node = _compact_union(node)
+        kept: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in ("$defs", "title", "default") or (key == "required" and depth > 0):
+                continue
+            if key == "description" and not (field and depth == 1):  # else a class docstring, or read by name
+                continue
+            if key == "properties":
+                kept[key] = {name: resolve(sub, depth + 1, True) for name, sub in value.items()}
+            else:
+                kept[key] = resolve(value, depth)
+        return kept
 
-    return resolve(schema)  # type: ignore[no-any-return]
+    return resolve(schema, 0)  # type: ignore[no-any-return]
+
+
+JSON_TYPES = {"object", "array", "string", "number", "boolean", "null"}
+
+
+def _compact_union(node: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf`` of bare types as one ``type`` list; of every JSON type as no constraint at all."""
+    branches = node.get("anyOf")
+    if not isinstance(branches, list) or not all(isinstance(b, dict) and set(b) == {"type"} for b in branches):
+        return node
+    rest = {k: v for k, v in node.items() if k != "anyOf"}
+    types = [b["type"] for b in branches]
+    if set(types) == JSON_TYPES:
+        return rest
+    return {**rest, "type": types}
 
 
 def shape_tools(mcp: MCPServer[Any], settings: Settings) -> None:
     """Rewrite the registered tools' schemas in place (the SDK reads them live)."""
     for tool in mcp._tool_manager.list_tools():
+        tool.description = inspect.cleandoc(tool.description or "")
         tool.parameters = shape_input(tool.parameters, settings)
         output = tool.fn_metadata.output_schema
         if output is not None:

@@ -35,9 +35,8 @@ Timeout = Annotated[
     Field(
         gt=0,
         le=MAX_WAIT_SECONDS,
-        description=f"How long to wait at most, in seconds: above 0, at most "
-        f"{MAX_WAIT_SECONDS:g}; default {DEFAULT_WAIT_SECONDS:g}. Reaching it is not an error: the still-running "
-        "task is returned.",
+        description=f"Longest wait in seconds, at most {MAX_WAIT_SECONDS:g}; default {DEFAULT_WAIT_SECONDS:g}. "
+        "Reaching it is no error: the running task is returned.",
     ),
 ]
 PollInterval = Annotated[
@@ -45,8 +44,8 @@ PollInterval = Annotated[
     Field(
         ge=0.2,
         le=60,
-        description=f"First pause between reads, in seconds: 0.2 to 60; default "
-        f"{DEFAULT_POLL_SECONDS:g}. It grows by half each read, up to {MAX_POLL_SECONDS:g} s.",
+        description=f"First pause between reads in seconds, 0.2 to 60; default {DEFAULT_POLL_SECONDS:g}; "
+        f"grows by half each read, up to {MAX_POLL_SECONDS:g}.",
     ),
 ]
 
@@ -72,11 +71,9 @@ async def wait_for_background_task(
 ) -> WaitResult:
     """Wait until a background task finishes (SUCCESS, FAILED, DELETED or CANCELLED) or the timeout passes.
 
-    Use it for "wait until the resize is done and tell me". It reads the task, then re-reads it with growing
-    pauses, sending a progress notification after every read (for Kafka and RocketMQ scale-out tasks the
-    percentage, and the message names the current step). The result says whether the task finished, whether it
-    succeeded, how long it ran, its last progress (steps with their states and times) and the final task. If
-    finished is false, the task is still running: tell the user, or call again to keep waiting.
+    Use it for "wait until the resize is done and tell me": it re-reads the task with growing pauses, with a
+    progress notification after each read. If finished is false the task still runs: tell the user, or call
+    again.
     """
     instance, task = ids.instance_id(instance_id), ids.task_id(task_id)
     state = state_of(ctx)
