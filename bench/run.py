@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cache, coldstart, latency, memory, output, throughput, tracing
+from bench import cache, coldstart, latency, memory, output, soak, throughput, tracing
 from bench.common import ROOT, LoadMeter, Simulator, machine
 from bench.report import Row, console, markdown, plot, update_readme, write_json
 
-SECTIONS = ("cold", "latency", "tracing", "throughput", "cache", "memory", "output")
+SECTIONS = ("cold", "latency", "tracing", "throughput", "cache", "memory", "soak", "output")
 
 METHOD = [
     "- Servers: `python -m bgtask_mcp serve` (stdio) and `serve --transport http` (stateless streamable HTTP, "
@@ -65,6 +65,8 @@ class Plan:
     cache_calls: int = 100
     mem_calls: int = 10_000
     mem_chunks: int = 5
+    soak_calls: int = 10_000
+    soak_chunks: int = 10
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
@@ -77,20 +79,23 @@ class Plan:
             latency_calls=30,
             eras=["legacy"],
             rtt_rounds=0,
-            tp_rounds=2,
+            tp_rounds=4,  # the median of four paired rounds: two would be their mean, and one noisy second sways it
             tp_seconds=0.5,
             workers=[1],
             cache_rounds=3,
             cache_calls=20,
             mem_calls=400,
             mem_chunks=2,
+            soak_calls=600,
+            soak_chunks=3,
         )
 
     def describe(self) -> str:
         return (
             f"cold start {self.cold_rounds}; latency {self.latency_rounds} x {self.latency_calls} calls; "
             f"throughput {self.tp_rounds} x {self.tp_seconds:g} s per config; cache {self.cache_rounds} x "
-            f"{self.cache_calls} calls; memory {self.mem_calls:,} calls in {self.mem_chunks} chunks"
+            f"{self.cache_calls} calls; memory {self.mem_calls:,} calls in {self.mem_chunks} chunks; soak "
+            f"{self.soak_calls:,} calls in {self.soak_chunks} chunks"
         )
 
 
@@ -144,6 +149,7 @@ def measure(plan: Plan, only: list[str]) -> Results:
         step("throughput", lambda: asyncio.run(throughput.run(sim, plan.tp_rounds, plan.tp_seconds, plan.workers)))
         step("cache", lambda: asyncio.run(cache.run(sim, plan.cache_rounds, plan.cache_calls)))
         step("memory", lambda: asyncio.run(memory.run(sim, plan.mem_calls, plan.mem_chunks)))
+        step("soak", lambda: asyncio.run(soak.run(sim, plan.soak_calls, plan.soak_chunks)))
         step("output", lambda: asyncio.run(output.run(sim)))
         results.busy["whole run"] = overall.foreign_share()
     finally:
@@ -154,7 +160,7 @@ def measure(plan: Plan, only: list[str]) -> Results:
         + ". Ratios are measured interleaved to withstand this; absolute figures suffer more."
     )
     titles = [coldstart.SECTION, latency.SECTION, latency.RTT_SECTION, latency.SDK_SECTION, tracing.SECTION,
-              throughput.SECTION, cache.SECTION, memory.SECTION, output.SECTION]  # fmt: skip
+              throughput.SECTION, cache.SECTION, memory.SECTION, soak.SECTION, output.SECTION]  # fmt: skip
     results.rows.sort(key=lambda r: titles.index(r.section) if r.section in titles else len(titles))  # stable
     return results
 

@@ -20,11 +20,10 @@ from pydantic import BaseModel
 from bgtask_mcp.callers import current_caller, note_call
 from bgtask_mcp.dms import context
 from bgtask_mcp.dms.errors import DMSError
-from bgtask_mcp.redaction import get_logger, mask_text
+from bgtask_mcp.redaction import FieldLine, get_logger, loggable, mask_text
 from bgtask_mcp.state import AppState, state_of
 
 log = get_logger("bgtask_mcp")
-audit = get_logger("bgtask_mcp.audit")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,6 +36,7 @@ AUDIT_LINE = (
     "call caller=%s tool=%s instance=%s region=%s outcome=%s dms_requests=%d retries=%d dms_request_id=%s "
     "duration_ms=%.1f"
 )
+audit = FieldLine(get_logger("bgtask_mcp.audit"), AUDIT_LINE)
 
 
 def message_of(error: BaseException) -> str:
@@ -103,27 +103,16 @@ def _audit(tool: str, arguments: dict[str, Any], budget: context.CallBudget, out
     instance = arguments.get("instance_id")
     note_call(tool, budget.request_id)
     audit.info(
-        AUDIT_LINE,
         current_caller(),
         tool,
-        _loggable(instance) if isinstance(instance, str) else "-",
-        budget.region or _loggable(arguments.get("region")) or "-",
+        loggable(instance) if isinstance(instance, str) else "-",
+        budget.region or loggable(arguments.get("region")) or "-",
         outcome,
         budget.requests,
         budget.retries,
         budget.request_id or "-",
         seconds * 1000,
     )
-
-
-def _loggable(value: object, limit: int = 64) -> str:
-    """Visible ASCII only: a model chooses these values and must not forge log lines."""
-    if not isinstance(value, str) or not value:
-        return ""
-    value = value[:limit]
-    if value.isascii() and value.isprintable() and " " not in value:
-        return value  # the usual case: an id
-    return "".join(c if "!" <= c <= "~" else "?" for c in value)
 
 
 def as_tool_result(result: R) -> R:

@@ -19,7 +19,7 @@ from bgtask_mcp import __version__
 from bgtask_mcp.callers import ANONYMOUS, STATIC_CALLER, begin_exchange, set_caller
 from bgtask_mcp.config import Settings
 from bgtask_mcp.dms.endpoints import is_loopback
-from bgtask_mcp.redaction import MASK, get_logger
+from bgtask_mcp.redaction import MASK, FieldLine, get_logger, loggable
 
 log = get_logger("bgtask_mcp.http")
 
@@ -27,6 +27,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 LOG_LINE = (
     "http method=%s path=%s rpc=%s tool=%s caller=%s status=%d finished=%s duration_ms=%.1f dms_request_id=%s pid=%d"
 )
+access = FieldLine(log, LOG_LINE)
 
 
 class StaticTokenVerifier:
@@ -81,11 +82,6 @@ def _has_port(pattern: str) -> bool:
     return ":" in tail.split("//", 1)[-1]
 
 
-def _loggable(text: str, limit: int) -> str:
-    """Visible ASCII only: a client chooses the path, method name and tool name, and must not forge log lines."""
-    return "".join(c if "!" <= c <= "~" else "?" for c in text[:limit]) or "-"
-
-
 def _refusal(message: str, status: int) -> Response:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -136,10 +132,9 @@ class Gate:
             status = status or 500
             raise
         finally:
-            log.info(
-                LOG_LINE,
+            access.info(
                 scope["method"],
-                _loggable(scope["path"], 80),
+                loggable(scope["path"], 80) or "-",
                 rpc,
                 exchange.tool,
                 exchange.caller,
@@ -200,9 +195,9 @@ def _rpc_of(body: bytes) -> tuple[str, str]:
         return "-", "-"
     if not isinstance(parsed, dict):
         return "-", "-"
-    rpc = _loggable(str(parsed.get("method", "-")), 40)
+    rpc = loggable(parsed.get("method"), 40) or "-"
     params = parsed.get("params")
-    tool = _loggable(str(params.get("name", "-")), 64) if rpc == "tools/call" and isinstance(params, dict) else "-"
+    tool = (loggable(params.get("name")) or "-") if rpc == "tools/call" and isinstance(params, dict) else "-"
     return rpc, tool
 
 

@@ -35,9 +35,23 @@ class Telemetry:
 NO_TELEMETRY = Telemetry()
 
 
+class _Unrecorded:
+    """What ``dms_span`` yields while no OpenTelemetry SDK is installed: attributes go nowhere."""
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        pass
+
+
+UNRECORDED = _Unrecorded()
+
+
 @contextmanager
 def dms_span(operation: str, method: str, path_template: str) -> Iterator[Any]:
-    """One span per logical DMS request (its attempts included)."""
+    """One span per logical DMS request (its attempts included). Without an SDK (the API's proxy provider is
+    still in place) no span is started at all: even a no-op span costs a context switch on every request."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        yield UNRECORDED
+        return
     with tracer.start_as_current_span(
         f"DMS {operation}",
         kind=trace.SpanKind.CLIENT,

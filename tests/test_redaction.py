@@ -424,3 +424,22 @@ def test_the_journal_of_everything_emitted_can_find_a_leak(tmp_path: Any) -> Non
     (tmp_path / "server.log").write_text(f"stderr {data.SEEDED_SECRETS[5]}")
     found = journal.leaks(data.SEEDED_SECRETS)
     assert len(found) == 2 and found[0].startswith("log record: ") and "server output server.log" in found[1]
+
+
+def test_a_text_once_clean_is_masked_as_soon_as_it_becomes_a_known_secret() -> None:
+    """Short clean texts are remembered (they come back on every call); learning a secret forgets them."""
+    value = "x9-" + os.urandom(8).hex()
+    assert mask_text(value) == value and mask_text(value) == value  # the second answer comes from memory
+    register_secret(value, ttl=600)
+    assert mask_text(value) == MASK
+    assert mask_text(f"caller {value}") == f"caller {MASK}"
+
+
+def test_the_memory_of_clean_texts_is_bounded() -> None:
+    from bgtask_mcp.redaction.text import _CLEAN, CLEAN_MAX_CHARACTERS, CLEAN_MAX_ENTRIES
+
+    for i in range(CLEAN_MAX_ENTRIES + 500):
+        mask_text(f"region-{i}")
+    mask_text("y" * (CLEAN_MAX_CHARACTERS + 1))
+    assert len(_CLEAN._seen) <= CLEAN_MAX_ENTRIES
+    assert all(len(text) <= CLEAN_MAX_CHARACTERS for text in _CLEAN._seen)

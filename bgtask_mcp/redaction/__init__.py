@@ -15,15 +15,22 @@ import re
 
 from bgtask_mcp.redaction.documents import MAX_DEPTH, mask_value
 from bgtask_mcp.redaction.keys import is_name_key, is_secret_key, key_words
-from bgtask_mcp.redaction.logs import HTTP_LOGGERS, RedactingFilter, get_logger, protect_loggers
+from bgtask_mcp.redaction.logs import (
+    HTTP_LOGGERS,
+    FieldLine,
+    RedactingFilter,
+    get_logger,
+    loggable,
+    protect_loggers,
+)
 from bgtask_mcp.redaction.registry import REGISTRY, Secret, SecretRegistry, register_configured, register_secret
 from bgtask_mcp.redaction.rules import DEEP_MASK, MASK
-from bgtask_mcp.redaction.text import RULES, mask_text
+from bgtask_mcp.redaction.text import MASKING, RULES, mask_text
 
 __all__ = [
-    "DEEP_MASK", "HTTP_LOGGERS", "MASK", "MAX_DEPTH", "REGISTRY", "RULES", "RedactingFilter", "Secret",
-    "SecretRegistry", "get_logger", "is_name_key", "is_secret_key", "key_words", "mask_text", "mask_value",
-    "protect_loggers", "register_configured", "register_secret", "shown",
+    "DEEP_MASK", "HTTP_LOGGERS", "MASK", "MASKING", "MAX_DEPTH", "REGISTRY", "RULES", "FieldLine", "RedactingFilter",
+    "Secret", "SecretRegistry", "get_logger", "is_name_key", "is_secret_key", "key_words", "loggable", "mask_text",
+    "mask_value", "protect_loggers", "register_configured", "register_secret", "shown",
 ]  # fmt: skip
 
 _UNSHOWN = re.compile(r"[^\x20-\x7e]|['\"\\=:@`]")

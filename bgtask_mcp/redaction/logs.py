@@ -5,8 +5,10 @@ built, never as a side effect of importing anything."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Final
 
+from bgtask_mcp.redaction.keys import is_secret_key
 from bgtask_mcp.redaction.text import mask_text
 
 
@@ -68,3 +70,44 @@ def _ours() -> list[str]:
 def get_logger(name: str) -> logging.Logger:
     """The logger of a bgtask-mcp module; ``protect_loggers`` masks it at the source when a server starts."""
     return logging.getLogger(name)
+
+
+def loggable(value: object, limit: int = 64) -> str:
+    """Visible ASCII only, at most ``limit`` characters ("" for nothing): a client or a model chooses these values
+    (a path, a tool name, an id) and must not forge log lines."""
+    if not isinstance(value, str) or not value:
+        return ""
+    value = value[:limit]
+    if value.isascii() and value.isprintable() and " " not in value:
+        return value  # the usual case: an id
+    return "".join(c if "!" <= c <= "~" else "?" for c in value)
+
+
+_FIELD = re.compile(r"(?:^|(?<= ))([a-z_]+)=%[-0-9.]*[sdfi]")
+_PLACEHOLDER = re.compile(r"%[-0-9.]*[sdfi]")
+
+
+class FieldLine:
+    """A log line of ``key=%s`` fields that bgtask-mcp writes on every call (the access and audit lines).
+
+    Every placeholder follows a fixed ``key=`` that names no secret (checked when the line is defined), so masking
+    each argument on its own masks everything the line can carry, without running the ``key=value`` rules over
+    our own keys on every call. The record is made without looking up the caller's source line, which no
+    bgtask-mcp format shows.
+    """
+
+    def __init__(self, logger: logging.Logger, fmt: str) -> None:
+        keys = _FIELD.findall(fmt)
+        if len(keys) != len(_PLACEHOLDER.findall(fmt)) or any(is_secret_key(key) for key in keys):
+            raise ValueError(f"not a line of non-secret key=value fields: {fmt!r}")
+        self.logger = logger
+        self.fmt = fmt
+
+    def info(self, *args: object) -> None:
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        masked = tuple(mask_text(a) if isinstance(a, str) else a for a in args)
+        record = logger.makeRecord(logger.name, logging.INFO, logger.name, 0, self.fmt, masked, None)
+        record.bgtask_masked = True
+        logger.handle(record)

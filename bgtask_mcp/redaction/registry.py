@@ -61,6 +61,7 @@ class SecretRegistry:
         self._lock = threading.Lock()
         self._longest_first: tuple[str, ...] = ()
         self._next_expiry = float("inf")
+        self.generation = 0  # grows whenever a value is added: text found clean before may not be any more
 
     def __len__(self) -> int:
         return len(self._pinned) + len(self._expiring)
@@ -103,6 +104,7 @@ class SecretRegistry:
             self._rebuild()
 
     def _rebuild(self) -> None:  # called with the lock held
+        self.generation += 1
         values = self._pinned | set(self._expiring)
         self._longest_first = tuple(sorted(values, key=len, reverse=True))  # a secret containing another: whole
         self._next_expiry = min(self._expiring.values(), default=float("inf"))

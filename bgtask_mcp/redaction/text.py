@@ -8,7 +8,9 @@ only when its trigger literal is present. Text nested in text (JSON in a string 
 from __future__ import annotations
 
 import re
-from typing import Final
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any, Final
 
 from bgtask_mcp.redaction import rules as r
 from bgtask_mcp.redaction.keys import SECRET_PAIRS, SECRET_WORDS, WEAK_WORDS
@@ -16,6 +18,10 @@ from bgtask_mcp.redaction.loose_json import mask_tokens
 from bgtask_mcp.redaction.registry import REGISTRY
 
 MAX_TEXT_DEPTH: Final = 8
+# Short texts found clean are remembered (tool names, regions, spec codes, outcomes: the same few values come back
+# on every call), bounded in count and size, and forgotten whenever the registry learns a value.
+CLEAN_MAX_CHARACTERS: Final = 128
+CLEAN_MAX_ENTRIES: Final = 2048
 
 
 def _loose_json(text: str, depth: int) -> str:
@@ -54,8 +60,32 @@ _HINT_WORDS = SECRET_WORDS | WEAK_WORDS | {w for pair in SECRET_PAIRS for w in p
 _HINT_LONG: Final = tuple(sorted({w for w in _HINT_WORDS if len(w) >= 4} | {"bearer", "basic", "digest", "negotiate",
                                                                               "ntlm"}))  # fmt: skip
 _HINT_SHORT: Final = tuple(sorted(w for w in _HINT_WORDS if len(w) < 4))
-_HINT_FOLDED = re.compile("|".join(_HINT_LONG))  # searched in the casefolded text
-_HINT_FOLDED_SHORT = re.compile("|".join(_HINT_SHORT))
+
+
+def _any_of(words: tuple[str, ...]) -> re.Pattern[str]:
+    """A regex that finds any of ``words``: only the words that contain no other (finding "pass" is enough to
+    know "password" may be there), as a trie, because ``re`` tries a flat alternation word by word at every
+    position. About four times faster on the short values masked on every call."""
+    needed = sorted(w for w in words if not any(other != w and other in w for other in words))
+    tree: dict[str, Any] = {}
+    for word in needed:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return re.compile(_trie(tree))
+
+
+def _trie(node: dict[str, Any]) -> str:
+    branches = [re.escape(char) + _trie(sub) for char, sub in sorted(node.items()) if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body
+
+
+_HINT_FOLDED = _any_of(_HINT_LONG)  # searched in the casefolded text
+_HINT_FOLDED_SHORT = _any_of(_HINT_SHORT)
 # a short word counts as a word of its own (PWD, pwd_x) or as a camelCase part (dbPwd), not inside another word
 _HINT_SHORT_WORD = re.compile(
     rf"(?<![A-Za-z])(?:{'|'.join(_HINT_SHORT + tuple(w.upper() for w in _HINT_SHORT))})(?![a-z])"
@@ -73,10 +103,59 @@ def has_hints(text: str) -> bool:
     return _HINT_FOLDED_SHORT.search(folded) is not None and _HINT_SHORT_WORD.search(text) is not None
 
 
+@dataclass
+class MaskingTime:
+    """Time spent in ``mask_text`` (outermost calls) since the process started: what ``/metrics`` exposes, so
+    that an operator (and the soak bench) can see masking stay as cheap after a million calls as after ten."""
+
+    calls: int = 0
+    seconds: float = 0.0
+
+
+MASKING: Final = MaskingTime()
+
+
 def mask_text(text: str, depth: int = 0) -> str:
     """Free text with every secret it may carry replaced by ``***``."""
     if not text:
         return text
+    if depth:
+        return _mask(text, depth)
+    began = perf_counter()
+    try:
+        return _CLEAN.mask(text)
+    finally:
+        MASKING.calls += 1
+        MASKING.seconds += perf_counter() - began
+
+
+class _CleanTexts:
+    """``_mask`` for short texts, answered from memory when the same text was clean before."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, None] = {}
+        self._generation = REGISTRY.generation
+
+    def mask(self, text: str) -> str:
+        if len(text) > CLEAN_MAX_CHARACTERS:
+            return _mask(text, 0)
+        if self._generation != REGISTRY.generation:
+            self._seen.clear()
+            self._generation = REGISTRY.generation
+        if text in self._seen:
+            return text
+        masked = _mask(text, 0)
+        if masked == text:
+            if len(self._seen) >= CLEAN_MAX_ENTRIES:
+                del self._seen[next(iter(self._seen))]  # the oldest
+            self._seen[text] = None
+        return masked
+
+
+_CLEAN: Final = _CleanTexts()
+
+
+def _mask(text: str, depth: int) -> str:
     text = REGISTRY.mask(text)
     if not has_hints(text):
         return text
