@@ -183,3 +183,26 @@ async def test_every_shape_through_a_real_client_result_error_and_debug_log(
     debug_log.add_result(refused)
     assert debug_log.records, "the DEBUG log was captured"
     assert not debug_log.leaks((*SECRETS_SENT, "hunter8")), debug_log.leaks((*SECRETS_SENT, "hunter8"))
+
+
+def test_a_field_line_masks_each_argument_and_refuses_a_secret_key() -> None:
+    """The access and audit lines mask their arguments one by one; a format whose key names a secret, or whose
+    placeholder has no key, cannot become such a line."""
+    from bgtask_mcp.redaction import FieldLine
+
+    logger = logging.getLogger("bgtask_mcp.test_field_line")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        line = FieldLine(logger, "call tool=%s instance=%s n=%d")
+        line.info("kafka --password hunter2", "mysql -psecret9", 3)
+        text = records[-1].getMessage()
+        assert "hunter2" not in text and "secret9" not in text and text.endswith(" n=3"), text
+    finally:
+        logger.removeHandler(handler)
+    for bad in ("call password=%s", "call %s", "call tool=%s token=%s"):
+        with pytest.raises(ValueError):
+            FieldLine(logger, bad)
