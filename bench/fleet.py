@@ -5,7 +5,7 @@ The simulator (its own process) serves 2 regions x 3 engines x 10 added instance
 request answered after 50 ms. Reported: wall time, DMS requests, the most requests in flight at once, and the
 target wall time (ceil(requests / concurrency) + 2) x 50 ms.
 
-python -m bench.fleet            # prints the table and rewrites the README's between <!-- bench:fleet --> marks
+python -m bench.fleet            # prints the table and rewrites docs/tools.md between <!-- bench:fleet --> marks
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ LATENCY = 0.05
 CONCURRENCY = 8
 REGIONS = ("eu-de", "eu-nl")
 PER_ENGINE = 10
-README = ROOT / "README.md"
+TABLE_DOC = ROOT / "docs" / "tools.md"  # the list_changes section holds the fleet table
 MARKS = ("<!-- bench:fleet -->", "<!-- /bench:fleet -->")
 
 
@@ -168,7 +168,7 @@ def table(runs: list[Run]) -> list[str]:
     return lines
 
 
-def update_readme(lines: list[str], path: Path = README) -> None:
+def update_readme(lines: list[str], path: Path = TABLE_DOC) -> None:
     text = path.read_text(encoding="utf-8")
     start, end = text.index(MARKS[0]) + len(MARKS[0]), text.index(MARKS[1])
     path.write_text(text[:start] + "\n" + "\n".join(lines) + "\n" + text[end:], encoding="utf-8")

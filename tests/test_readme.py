@@ -1,5 +1,6 @@
-"""The README is the product's manual: it must not drift from the code. Every setting, tool, fault kind and
-module it should name is named, and the benchmark table has its place (rewritten by a full bench run)."""
+"""The README and the documents under docs/ are the product's manual: they must not drift from the code. Every
+setting, tool, fault kind and module is named where a reader looks for it, every link between them resolves,
+the README stays a page a newcomer reads, and the benchmark table has its place (rewritten by a full run)."""
 
 from __future__ import annotations
 
@@ -7,36 +8,55 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bgtask_mcp.settings_env import VARIABLES
 from bgtask_mcp.simulator.faults import FAULT_KINDS
 from bgtask_mcp.tools import TOOLS
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+MANUAL = ["README.md", "CONTRIBUTING.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+README_MAX_LINES = 250
 
 
-def section(title: str) -> str:
-    start = README.index(f"\n## {title}")
-    following = README.find("\n## ", start + 1)
-    return README[start : following if following > 0 else len(README)]
+def read(name: str) -> str:
+    return (ROOT / name).read_text(encoding="utf-8")
+
+
+def section(name: str, title: str) -> str:
+    text = read(name)
+    start = text.index(f"\n## {title}")
+    following = text.find("\n## ", start + 1)
+    return text[start : following if following > 0 else len(text)]
+
+
+def test_the_readme_is_a_page_a_newcomer_reads() -> None:
+    readme = read("README.md")
+    assert readme.count("\n") <= README_MAX_LINES
+    for needed in ("## Quick start", "python3 tasks.py demo", "python3 tasks.py test", "## Install",
+                   "## Tools at a glance", "## Configuration in brief", "## Read on"):  # fmt: skip
+        assert needed in readme, needed
+    assert not [spec.name for spec in TOOLS if f"[`{spec.name}`](docs/tools.md#{spec.name})" not in readme]
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:
-    table = section("Configuration")
+    table = section("docs/configuration.md", "Configuration")
     assert not [v.name for v in VARIABLES if f"`{v.name}`" not in table]
 
 
 def test_every_tool_has_its_own_heading() -> None:
-    assert not [spec.name for spec in TOOLS if f"\n### {spec.name}\n" not in README]
+    tools = read("docs/tools.md")
+    assert not [spec.name for spec in TOOLS if f"\n### {spec.name}\n" not in tools]
 
 
 def test_every_fault_kind_is_in_the_fault_table() -> None:
-    table = README[README.index("### Fault injection") :]
+    operations = read("docs/operations.md")
+    table = operations[operations.index("### Fault injection") :]
     assert not [kind for kind in FAULT_KINDS if f"| `{kind}` |" not in table]
 
 
 def test_the_development_layout_names_every_module() -> None:
-    layout = section("Development")
+    layout = section("CONTRIBUTING.md", "Development")
     tracked = subprocess.run(["git", "ls-files", "bgtask_mcp"], cwd=ROOT, capture_output=True, text=True, check=True)
     files = [Path(name) for name in tracked.stdout.split()]
     missing = []
@@ -50,7 +70,33 @@ def test_the_development_layout_names_every_module() -> None:
 
 
 def test_the_benchmark_table_has_its_place() -> None:
-    performance = section("Performance")
+    performance = read("docs/performance.md")
     start, end = performance.find("<!-- bench:targets -->"), performance.find("<!-- /bench:targets -->")
     assert 0 <= start < end
     assert "| Per-call latency: stdio, 2025-11-25 |" in performance[start:end]
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower().replace("`", ""))
+    return text.replace(" ", "-")
+
+
+def anchors_of(file: Path) -> set[str]:
+    text = re.sub(r"(?ms)^```.*?^```", "", file.read_text(encoding="utf-8"))  # a "# comment" in code is no heading
+    return {slug(h) for h in re.findall(r"(?m)^#{1,6} (.+)$", text)}
+
+
+@pytest.mark.parametrize("name", MANUAL)
+def test_every_link_between_the_documents_resolves(name: str) -> None:
+    text = re.sub(r"(?ms)^```.*?^```", "", read(name))
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, anchor = target.partition("#")
+        file = ((ROOT / name).parent / path).resolve() if path else ROOT / name
+        missing_anchor = file.exists() and file.suffix == ".md" and anchor and anchor not in anchors_of(file)
+        if not file.exists() or missing_anchor:
+            broken.append(target)
+    assert not broken, f"{name}: {broken}"

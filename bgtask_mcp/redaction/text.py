@@ -8,6 +8,7 @@ only when its trigger literal is present. Text nested in text (JSON in a string 
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Final
@@ -133,7 +134,7 @@ class _CleanTexts:
     """``_mask`` for short texts, answered from memory when the same text was clean before."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, None] = {}
+        self._seen: OrderedDict[str, None] = OrderedDict()  # popitem(last=False) stays O(1) under churn
         self._generation = REGISTRY.generation
 
     def mask(self, text: str) -> str:
@@ -147,7 +148,7 @@ class _CleanTexts:
         masked = _mask(text, 0)
         if masked == text:
             if len(self._seen) >= CLEAN_MAX_ENTRIES:
-                del self._seen[next(iter(self._seen))]  # the oldest
+                self._seen.popitem(last=False)  # the oldest
             self._seen[text] = None
         return masked
 
