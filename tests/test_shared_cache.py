@@ -219,3 +219,37 @@ def test_without_redis_each_replica_counts_alone_and_warns_once(
     finally:
         first.stop()
         second.stop()
+
+
+def test_two_replicas_fanning_out_list_changes_keep_within_one_callers_share(
+    simulator: Simulator, redis_server: RedisServer
+) -> None:
+    """One list_changes call per replica, at once, each fanning out to every instance's tasks, scheduled tasks and
+    the audit trail: the account sees at most the caller's share in flight, not the share per replica."""
+    url = redis_server.url(timeout=5)
+    first = replica_with_share(simulator, "replica-fleet-a.log", url, share=2)
+    second = replica_with_share(simulator, "replica-fleet-b.log", url, share=2)
+    simulator.faults({"kind": "latency", "latency_s": 0.05, "path_contains": "/v"})  # every DMS and CTS path
+    simulator.control("DELETE", "/_simulator/stats")
+    answers: list[dict[str, Any]] = []
+
+    def caller(server: HttpServer) -> None:
+        answers.append(call_tool(server, TOKEN, "list_changes", {"region": "eu-de", "since": "3d"}))
+
+    threads = [threading.Thread(target=caller, args=(server,)) for server in (first, second)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        stats = simulator.stats()
+    finally:
+        simulator.faults()
+        first.stop()
+        second.stop()
+    assert len(answers) == 2 and not [a for a in answers if a.get("isError")], answers
+    for answer in answers:
+        found = answer["structuredContent"]
+        assert found["change_count"] > 0 and found["partial"] == [], found["partial"]
+    sent = sum(count for key, count in stats.items() if key.startswith("GET "))
+    assert sent >= 10 and stats["max_in_flight"] == 2, stats  # many requests, one share in flight at once, not two
