@@ -16,6 +16,7 @@ import anyio
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from bgtask_mcp.callers import current_caller, note_call
 from bgtask_mcp.dms import context
@@ -124,8 +125,9 @@ def as_tool_result(result: R) -> R:
     """
     if not isinstance(result, BaseModel):
         return result
-    text = TextContent(type="text", text=result.model_dump_json())
-    return cast(R, CallToolResult(content=[text], structured_content=result.model_dump(mode="json")))
+    structured = result.model_dump(mode="json")  # once; the text is the same data, serialised
+    text = TextContent(type="text", text=to_json(structured).decode())
+    return cast(R, CallToolResult(content=[text], structured_content=structured))
 
 
 def resource_boundary(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

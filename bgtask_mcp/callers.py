@@ -163,7 +163,9 @@ class CallerLimiter:
     @asynccontextmanager
     async def slot(self, caller: str, patience: float | None = None) -> AsyncIterator[None]:
         caller = caller_key(caller)
-        slots = self._slots.setdefault(caller, anyio.Semaphore(self.limit))
+        slots = self._slots.get(caller)
+        if slots is None:  # made only when missing: building a semaphore asks anyio for its backend
+            slots = self._slots[caller] = anyio.Semaphore(self.limit)
         self._users[caller] = self._users.get(caller, 0) + 1
         try:
             wait = self.patience if patience is None else max(0.0, patience)

@@ -16,6 +16,7 @@ from typing import Any
 from bgtask_mcp import __version__
 from bgtask_mcp.boundary import cli_refusal
 from bgtask_mcp.config import ConfigError, Settings, load_settings
+from bgtask_mcp.process import freeze_startup_objects
 from bgtask_mcp.redaction import RedactingFilter, get_logger, protect_loggers
 from bgtask_mcp.settings_env import help_text, is_target_variable
 
@@ -145,7 +146,9 @@ def _serve_with(env: dict[str, str], flags: dict[str, Any], simulator_url: str |
             return serve_http(settings, environment_with_flags(env, flags))
         from bgtask_mcp.server import build_server
 
-        build_server(settings).run("stdio")
+        server = build_server(settings)
+        freeze_startup_objects()
+        server.run("stdio")
         return 0
     except ConfigError as exc:  # found only when serving starts: a port that is taken
         print(cli_refusal(exc), file=sys.stderr)
@@ -167,7 +170,9 @@ def http_app_from_env() -> object:
     setup_logging(settings.log_level)
     start_tracing(settings.otlp_endpoint)
     keep_streams_open_on_shutdown()
-    return build_http_app(settings)
+    app = build_http_app(settings)
+    freeze_startup_objects()
+    return app
 
 
 def _simulator(args: argparse.Namespace) -> int:

@@ -80,6 +80,7 @@ def serve_http(settings: Settings, env: Mapping[str, str]) -> int:
     import uvicorn
 
     from bgtask_mcp.http_app import build_http_app
+    from bgtask_mcp.process import freeze_startup_objects
 
     http = settings.http
     sock = bind(http.host, http.port)
@@ -105,7 +106,9 @@ def serve_http(settings: Settings, env: Mapping[str, str]) -> int:
     try:
         if http.workers == 1:
             keep_streams_open_on_shutdown()
-            uvicorn.Server(uvicorn.Config(build_http_app(settings), **common)).run(sockets=[sock])
+            app = build_http_app(settings)
+            freeze_startup_objects()
+            uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
         else:
             from uvicorn.supervisors import Multiprocess
 
