@@ -10,6 +10,7 @@ project into it, and runs the command there.
               checked against a real Docker engine (what CI runs)
   bench       run the benchmarks, write bench/results/
   serve ...   run `bgtask-mcp serve ...` from the project's environment
+  bundle      build dist/bgtask-mcp-<version>.mcpb, the MCP Bundle Claude Desktop installs in one click
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def main(argv: list[str]) -> int:
         elif command == "bench":
             ensure_env("test,bench")
             sh(PY, "-m", "bench", *rest, env=env)
+        elif command == "bundle":
+            ensure_env("")
+            sh(PY, str(ROOT / "deploy" / "build_mcpb.py"), *rest, env=env)
         elif command == "serve":
             ensure_env("")
             sh(BIN / "bgtask-mcp", "serve", *rest, env=env)

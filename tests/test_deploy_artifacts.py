@@ -622,25 +622,91 @@ anyio.run(main)
 """
 
 
+@pytest.fixture(scope="module")
+def uv_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding uv and uvx, installed from PyPI as a user would get them."""
+    tools_venv = tmp_path_factory.mktemp("uv")
+    subprocess.run([sys.executable, "-m", "venv", str(tools_venv)], check=True, timeout=120)
+    got_uv = subprocess.run([str(tools_venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv"],
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert got_uv.returncode == 0, got_uv.stderr[-3000:]
+    return tools_venv / "bin"
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_uvx_starts_the_server_from_a_wheel(tmp_path: Path) -> None:
+def test_uvx_starts_the_server_from_a_wheel(tmp_path: Path, uv_bin: Path) -> None:
     """``uvx --from <wheel> bgtask-mcp serve --simulator`` answers a tool call (uv from PyPI, like a user's)."""
     wheels = tmp_path / "wheel"
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), str(ROOT)],
                            capture_output=True, text=True, timeout=600)  # fmt: skip
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = wheels.glob("bgtask_mcp-*.whl")
-    tools_venv = tmp_path / "uv"
-    subprocess.run([sys.executable, "-m", "venv", str(tools_venv)], check=True, timeout=120)
-    got_uv = subprocess.run([str(tools_venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv"],
-                            capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert got_uv.returncode == 0, got_uv.stderr[-3000:]
     probe = tmp_path / "uvx_probe.py"
     probe.write_text(UVX_PROBE, encoding="utf-8")
-    path = f"{tools_venv / 'bin'}:{os.environ.get('PATH', '')}"
-    ran = subprocess.run([sys.executable, str(probe), str(tools_venv / "bin" / "uvx"), str(wheel), path,
+    path = f"{uv_bin}:{os.environ.get('PATH', '')}"
+    ran = subprocess.run([sys.executable, str(probe), str(uv_bin / "uvx"), str(wheel), path,
                           str(tmp_path), str(tmp_path / "uv-cache")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert "tools: get_background_task,list_background_tasks,list_changes,list_instances," in ran.stdout
+    assert "called: ok" in ran.stdout
+
+
+# (g) the MCP Bundle: Claude Desktop's one-click install
+# --------------------------------------------------------------------------------------------------------------------
+
+BUNDLE_PROBE = """
+import json, os, sys, anyio
+from mcp import Client, StdioServerParameters
+
+async def main():
+    config = json.loads(sys.argv[1])
+    env = {**os.environ, **config["env"], "PATH": sys.argv[2], "HOME": sys.argv[3], "UV_CACHE_DIR": sys.argv[4],
+           "BGTASK_SIMULATOR": "1"}  # the host's command, answered by the embedded simulator instead of a cloud
+    env = {k: v for k, v in env.items() if not k.startswith("VIRTUAL_ENV")}
+    async with Client(StdioServerParameters(command=config["command"], args=config["args"], env=env)) as client:
+        tools = sorted(t.name for t in (await client.list_tools()).tools)
+        print("tools: " + ",".join(tools))
+        result = await client.call_tool("list_instances", {"name": "prod-events", "region": "eu-nl"})
+        found = not result.is_error and result.structured_content["instance_count"] == 1
+        print("called: " + ("ok" if found else str(result)))
+
+anyio.run(main)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_mcp_bundle_validates_and_runs_as_the_host_starts_it(tmp_path: Path, uv_bin: Path) -> None:
+    """deploy/build_mcpb.py packs a bundle the official CLI validates; its manifest names every tool and prompt and
+    asks for the secrets as sensitive values; the command the host runs from it (uv) answers a tool call."""
+    from bgtask_mcp.tools import TOOLS
+
+    built = subprocess.run([sys.executable, str(ROOT / "deploy" / "build_mcpb.py"), str(tmp_path / "dist")],
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    bundle = Path(built.stdout.strip().splitlines()[-1])
+    unpacked = tmp_path / "installed"
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        archive.extractall(unpacked)
+    assert "bgtask_mcp/server.py" in names and "pyproject.toml" in names and "prompts/what_changed.md" in names
+    assert not [n for n in names if "__pycache__" in n or n.startswith((".venv", "tests/", ".tools"))]
+    manifest = json.loads((unpacked / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["version"] == project_version()
+    assert [t["name"] for t in manifest["tools"]] == [spec.name for spec in TOOLS]
+    assert {p["name"] for p in manifest["prompts"]} == {f.stem for f in (ROOT / "prompts").glob("*.md")}
+    secrets = {k for k, v in manifest["user_config"].items() if v.get("sensitive")}
+    assert secrets == {"access_key", "secret_key"}
+    config = manifest["server"]["mcp_config"]
+    values = {"__dirname": str(unpacked), "user_config.region": "eu-de", "user_config.access_key": "AKFAKE0000",
+              "user_config.secret_key": "fake-secret-key-for-the-bundle-test"}  # fmt: skip
+    filled = json.loads(re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], json.dumps(config)))
+    probe = tmp_path / "bundle_probe.py"
+    probe.write_text(BUNDLE_PROBE, encoding="utf-8")
+    path = f"{uv_bin}:{os.environ.get('PATH', '')}"
+    ran = subprocess.run([sys.executable, str(probe), json.dumps(filled), path, str(tmp_path), str(tmp_path / "uvc")],
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert "tools: get_background_task,list_background_tasks,list_changes,list_instances," in ran.stdout
