@@ -100,3 +100,22 @@ def test_every_link_between_the_documents_resolves(name: str) -> None:
         if not file.exists() or missing_anchor:
             broken.append(target)
     assert not broken, f"{name}: {broken}"
+
+
+def test_the_one_click_install_links_start_the_simulator_through_uvx() -> None:
+    """VS Code's and Cursor's install links carry the server's launch configuration (URL-encoded JSON and
+    base64 JSON): each must decode to the uvx command the uvx test runs (from a wheel there)."""
+    import base64
+    import json
+    from urllib.parse import parse_qs, urlsplit
+
+    wanted = ["--from", "git+https://github.com/bgtask-mcp/bgtask-mcp", "bgtask-mcp", "serve", "--simulator"]
+    links = re.findall(r"\]\((https://(?:insiders\.)?vscode\.dev/redirect/mcp/install\?[^)]+|https://cursor\.com/"
+                       r"en/install-mcp\?[^)]+)\)", read("README.md"))  # fmt: skip
+    assert len(links) == 3, links
+    for link in links:
+        query = parse_qs(urlsplit(link).query)
+        assert query["name"] == ["dms-tasks"]
+        raw = query["config"][0]
+        config = json.loads(raw if "vscode" in link else base64.b64decode(raw))
+        assert config["command"] == "uvx" and config["args"] == wanted, link
