@@ -63,6 +63,7 @@ def main(argv: list[str]) -> int:
             sh(PY, "-m", "ruff", "check", "bgtask_mcp", "tests", "bench", "deploy", "tasks.py", ".ci")
             sh(PY, "-m", "ruff", "format", "--check", "bgtask_mcp", "tests", "bench", "deploy", "tasks.py", ".ci")
             sh(PY, "-m", "mypy")
+            sh(PY, "-m", "vulture", "bgtask_mcp", "--min-confidence", "80")  # no dead code
             sh(PY, "-m", "pytest", *rest, env=env)
             if not rest:
                 sh(PY, str(ROOT / ".ci" / "outside_clients.py"), env=env)

@@ -130,5 +130,5 @@ class _Stopped(Exception):
     """SIGTERM arrived outside uvicorn's own handling (before it started, or re-raised after it stopped)."""
 
 
-def _raise_stopped(signum: int, frame: object) -> None:
+def _raise_stopped(_signum: int, _frame: object) -> None:
     raise _Stopped

@@ -111,7 +111,6 @@ class DMSClient:
         self._project_locks: dict[str, anyio.Lock] = {}
         self._engines: dict[tuple[str, str], str] = {}  # (region, instance) -> engine, from list_instances
         self._no_progress: set[tuple[str, str]] = set()  # instances whose progress endpoint does not exist
-        self.project_lookups = 0
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -153,7 +152,6 @@ class DMSClient:
             )
         name = self.cloud.project_name if region == self.cloud.region and self.cloud.project_name else region
         iam = self._iam(region, required=True)
-        self.project_lookups += 1
         if isinstance(auth, PasswordAuth):
             found = await auth.project_of(ProjectScope(iam, project_name=name))
             if not found:

@@ -151,22 +151,5 @@ class AkSkSigner(httpx2.Auth):
         yield request
 
 
-class TokenAuth(httpx2.Auth):
-    """IAM token mode: ``X-Auth-Token`` (plus ``X-Project-Id``) instead of a signature."""
-
-    def __init__(self, token: str, *, project_id: str | None = None) -> None:
-        self._token = token
-        self._project_id = project_id
-
-    def __repr__(self) -> str:
-        return "TokenAuth(token=***)"
-
-    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        request.headers["X-Auth-Token"] = self._token
-        if self._project_id and "X-Project-Id" not in request.headers:
-            request.headers["X-Project-Id"] = self._project_id
-        yield request
-
-
 # httpx adds these on its own; the gateway signs only what the SDK puts in SignedHeaders.
 _UNSIGNED = frozenset({"accept", "accept-encoding", "connection", "user-agent", "content-length", "authorization"})

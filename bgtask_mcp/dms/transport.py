@@ -67,7 +67,6 @@ class Transport:
         self._ca_file = ca_file
         self._transport = transport
         self._client: httpx2.AsyncClient | None = None
-        self.requests_sent = 0
 
     def client(self) -> httpx2.AsyncClient:
         if self._client is None:
@@ -114,7 +113,6 @@ class Transport:
         budget = context.current()
         if budget is not None:
             budget.requests += 1
-        self.requests_sent += 1
         started = time.perf_counter()
         status, answer_headers, body = await self._send(client, request, auth, cap, too_large, endpoint)
         request_id = answer_headers.get("X-Request-Id")
