@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +17,7 @@ from bgtask_mcp.boundary import cli_refusal
 from bgtask_mcp.config import ConfigError, Settings, load_settings
 from bgtask_mcp.process import freeze_startup_objects
 from bgtask_mcp.redaction import RedactingFilter, get_logger, protect_loggers
-from bgtask_mcp.settings_env import help_text, is_target_variable
+from bgtask_mcp.settings_env import help_text, is_target_variable, process_environment
 
 log = get_logger("bgtask_mcp")
 EXIT_CONFIG = 2
@@ -136,7 +135,7 @@ def _serve_with(env: dict[str, str], flags: dict[str, Any], simulator_url: str |
     setup_logging(settings.log_level)
     from bgtask_mcp.tracing import start_tracing
 
-    tracing = start_tracing(settings.otlp_endpoint)
+    tracing = start_tracing(settings.otlp_endpoint, settings.otel_service_name)
     if simulator_url:
         log.info("answering from the embedded DMS simulator at %s (results are simulated)", simulator_url)
     try:
@@ -166,9 +165,10 @@ def http_app_from_env() -> object:
     from bgtask_mcp.http_serve import keep_streams_open_on_shutdown, worker_flags
     from bgtask_mcp.tracing import start_tracing
 
-    settings = load_settings(os.environ, **worker_flags(os.environ))
+    env = process_environment()
+    settings = load_settings(env, **worker_flags(env))
     setup_logging(settings.log_level)
-    start_tracing(settings.otlp_endpoint)
+    start_tracing(settings.otlp_endpoint, settings.otel_service_name)
     keep_streams_open_on_shutdown()
     app = build_http_app(settings)
     freeze_startup_objects()
@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         args = _parser().parse_args(["serve", *(argv or [])])
     if args.command == "serve":
-        return _serve(args, os.environ)
+        return _serve(args, process_environment())
     if args.command == "simulator":
         return _simulator(args)
     from bgtask_mcp.demo import run_demo

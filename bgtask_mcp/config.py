@@ -1,8 +1,8 @@
 """Configuration: read once at start into one immutable ``Settings``; flags override the environment.
 
-No other module reads ``os.environ``: everything the server needs travels in ``Settings``. A value that does
-not parse stops start-up with one line naming the setting (``ConfigError``); a setting that is merely
-missing (no credentials yet) lets the server start and every call say what to set.
+``settings_env`` alone reads ``os.environ`` (``process_environment``): everything else the server needs travels
+in ``Settings``. A value that does not parse stops start-up with one line naming the setting (``ConfigError``); a
+setting that is merely missing (no credentials yet) lets the server start and every call say what to set.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class Settings:
     cache_enabled: bool = True
     cache_url: str | None = None
     otlp_endpoint: str | None = None
+    otel_service_name: str = "bgtask-mcp"
 
     @property
     def default_cloud(self) -> CloudSettings:
@@ -120,6 +121,7 @@ def load_settings(env: Mapping[str, str], **flags: Any) -> Settings:
         cache_enabled=values.switch("BGTASK_CACHE", True),
         cache_url=_cache_url(values),
         otlp_endpoint=values.text("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        otel_service_name=values.text("OTEL_SERVICE_NAME") or "bgtask-mcp",
     )
     _check_regions(settings)
     _check_extras(settings)

@@ -7,7 +7,6 @@ server is configured with nothing but AK/SK and a region, and finds projects and
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from typing import Any
@@ -17,7 +16,7 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
-from bgtask_mcp.settings_env import is_target_variable
+from bgtask_mcp.settings_env import is_target_variable, process_environment
 from bgtask_mcp.simulator import data
 from bgtask_mcp.simulator.server import SimulatorServer, server_env
 
@@ -162,7 +161,7 @@ async def _script(s: Session, sim: SimulatorServer) -> None:
 
 
 async def _session(sim: SimulatorServer, as_json: bool) -> None:
-    env = {k: v for k, v in os.environ.items() if not is_target_variable(k)}
+    env = {k: v for k, v in process_environment().items() if not is_target_variable(k)}
     env.update(server_env(sim))
     env["BGTASK_LOG_LEVEL"] = "WARNING"
     params = StdioServerParameters(command=sys.executable, args=["-m", "bgtask_mcp", "serve"], env=env)

@@ -3,7 +3,6 @@ with one worker in this process or several worker processes, and an orderly stop
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 from collections.abc import Mapping
@@ -11,6 +10,7 @@ from typing import Any
 
 from bgtask_mcp.config import ConfigError, Settings
 from bgtask_mcp.redaction import get_logger
+from bgtask_mcp.settings_env import export_for_workers
 
 log = get_logger("bgtask_mcp.http")
 
@@ -112,7 +112,7 @@ def serve_http(settings: Settings, env: Mapping[str, str]) -> int:
         else:
             from uvicorn.supervisors import Multiprocess
 
-            os.environ.update(env)  # workers are separate processes: they rebuild the same settings
+            export_for_workers(env)
             config = uvicorn.Config(
                 "bgtask_mcp.cli:http_app_from_env", factory=True, workers=http.workers, **common
             )  # fmt: skip

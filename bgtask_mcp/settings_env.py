@@ -4,6 +4,7 @@ the README are made from), and the typed readers that refuse a bad value with on
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -80,6 +81,7 @@ VARIABLES: tuple[Variable, ...] = (
              "(only behind a proxy that authenticates)", "http", "--allow-unauthenticated-network-bind"),
     Variable("BGTASK_SIMULATOR", "1: answer from the embedded DMS simulator", "http", "--simulator"),
     Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "send traces over OTLP/HTTP to this collector (extra 'otel')", "http"),
+    Variable("OTEL_SERVICE_NAME", "the service name on exported spans (default bgtask-mcp)", "http"),
 )  # fmt: skip
 GROUPS = {
     "where": "where (region, project, endpoints, clouds)",
@@ -87,6 +89,16 @@ GROUPS = {
     "limits": "limits, cache and logs",
     "http": "HTTP transport (--transport http)",
 }
+
+
+def process_environment() -> dict[str, str]:
+    """The process's environment, read here and nowhere else: every other module gets settings or this copy."""
+    return dict(os.environ)
+
+
+def export_for_workers(env: Mapping[str, str]) -> None:
+    """Worker processes (several uvicorn workers) rebuild the same settings from the environment they inherit."""
+    os.environ.update(env)
 
 
 def help_text() -> str:

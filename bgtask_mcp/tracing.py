@@ -7,16 +7,14 @@ The exporter reads the standard ``OTEL_*`` variables itself (endpoint, headers, 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from bgtask_mcp.redaction import get_logger
 
 log = get_logger("bgtask_mcp.tracing")
-SERVICE_NAME = "bgtask-mcp"
 
 
-def start_tracing(endpoint: str | None) -> Any:
+def start_tracing(endpoint: str | None, service_name: str = "bgtask-mcp") -> Any:
     """Install the SDK's tracer provider with an OTLP exporter; returns it (to shut down), or None."""
     if not endpoint:
         return None
@@ -28,9 +26,7 @@ def start_tracing(endpoint: str | None) -> Any:
 
     from bgtask_mcp import __version__
 
-    attributes = {"service.version": __version__}
-    if not os.environ.get("OTEL_SERVICE_NAME"):
-        attributes["service.name"] = SERVICE_NAME  # the operator's name wins
+    attributes = {"service.version": __version__, "service.name": service_name}  # OTEL_SERVICE_NAME, via settings
     provider = TracerProvider(resource=Resource.create(attributes))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)

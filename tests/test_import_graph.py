@@ -85,3 +85,16 @@ def test_the_cycle_check_can_fail() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     edges = graph()
     assert "bgtask_mcp.dms.errors" in edges["bgtask_mcp.dms.client"]  # imports are found at all
+
+
+def test_only_settings_env_reads_the_process_environment() -> None:
+    """Every setting is read in one place (``settings_env``): no other module touches ``os.environ`` or
+    ``os.getenv``, so what the server reads is what ``--help`` and the configuration table list."""
+    readers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "settings_env.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv", "unsetenv"):
+                readers.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not readers, readers
