@@ -133,14 +133,14 @@ def _serve_with(env: dict[str, str], flags: dict[str, Any], simulator_url: str |
         print(cli_refusal(exc), file=sys.stderr)
         return EXIT_CONFIG
     setup_logging(settings.log_level)
-    from bgtask_mcp.tracing import start_tracing
+    from bgtask_mcp.observability.tracing import start_tracing
 
     tracing = start_tracing(settings.otlp_endpoint, settings.otel_service_name)
     if simulator_url:
         log.info("answering from the embedded DMS simulator at %s (results are simulated)", simulator_url)
     try:
         if settings.transport == "http":
-            from bgtask_mcp.http_serve import environment_with_flags, serve_http
+            from bgtask_mcp.http.serve import environment_with_flags, serve_http
 
             return serve_http(settings, environment_with_flags(env, flags))
         from bgtask_mcp.server import build_server
@@ -161,9 +161,9 @@ def _serve_with(env: dict[str, str], flags: dict[str, Any], simulator_url: str |
 
 def http_app_from_env() -> object:
     """uvicorn factory for worker processes: the parent checked the settings, each worker rebuilds them."""
-    from bgtask_mcp.http_app import build_http_app
-    from bgtask_mcp.http_serve import keep_streams_open_on_shutdown, worker_flags
-    from bgtask_mcp.tracing import start_tracing
+    from bgtask_mcp.http.app import build_http_app
+    from bgtask_mcp.http.serve import keep_streams_open_on_shutdown, worker_flags
+    from bgtask_mcp.observability.tracing import start_tracing
 
     env = process_environment()
     settings = load_settings(env, **worker_flags(env))

@@ -15,11 +15,11 @@ from bgtask_mcp.cache import SharedStore
 from bgtask_mcp.clock import SYSTEM_CLOCK, Clock
 from bgtask_mcp.config import Settings
 from bgtask_mcp.instructions import instructions
+from bgtask_mcp.observability.telemetry import NO_TELEMETRY, Telemetry
 from bgtask_mcp.prompts import load_prompts
 from bgtask_mcp.redaction import protect_loggers, register_configured
 from bgtask_mcp.service import TaskService
 from bgtask_mcp.state import AppState
-from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry
 from bgtask_mcp.tools import TOOLS
 from bgtask_mcp.tools.completions import completion_handler
 from bgtask_mcp.tools.resources import GLOSSARY_URI, TASK_URI, glossary_resource, task_resource

@@ -19,8 +19,8 @@ from bgtask_mcp.dms.client import DMSClient
 from bgtask_mcp.dms.errors import APIError, ConfigurationError, InvalidArgument, TaskNotFound
 from bgtask_mcp.dms.wire import WireInstanceList, WireTaskList, WireTracePage
 from bgtask_mcp.models import Instance, Progress, TaskList, instance_from_wire, progress_from_wire, task_from_wire
+from bgtask_mcp.observability.telemetry import NO_TELEMETRY, Telemetry
 from bgtask_mcp.redaction import shown
-from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry
 
 T = TypeVar("T")
 NO_TASKS_API = "DMS.00404001"  # the URL does not exist: this instance serves scheduled-tasks only

@@ -7,8 +7,8 @@ from typing import Any
 
 from mcp.server.mcpserver import Context
 
+from bgtask_mcp.observability.telemetry import NO_TELEMETRY, Telemetry
 from bgtask_mcp.service import TaskService
-from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry
 
 
 @dataclass

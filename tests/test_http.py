@@ -22,7 +22,7 @@ from mcp.types import CallToolResult, TextContent
 from starlette.responses import PlainTextResponse
 
 from bgtask_mcp.config import ConfigError, load_settings
-from bgtask_mcp.http_app import Gate
+from bgtask_mcp.http.app import Gate
 from bgtask_mcp.simulator import data
 
 from .conftest import FAKE_SECRET_KEY, MODES, Simulator, clean_env, sim_env
@@ -454,7 +454,7 @@ async def test_accepted_connections_send_small_answers_at_once() -> None:
     import asyncio
     import socket
 
-    from bgtask_mcp.http_serve import bind
+    from bgtask_mcp.http.serve import bind
 
     listening = bind("127.0.0.1", 0)
     nodelay: list[int] = []

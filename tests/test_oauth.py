@@ -283,7 +283,7 @@ class EndlessMetadata(BaseHTTPRequestHandler):
 @pytest.mark.anyio
 async def test_metadata_reads_stop_at_the_cap_and_the_client_closes() -> None:
     from bgtask_mcp.config import OAuthSettings
-    from bgtask_mcp.oauth import JwtVerifier
+    from bgtask_mcp.http.oauth import JwtVerifier
 
     endless = ThreadingHTTPServer(("127.0.0.1", 0), EndlessMetadata)
     thread = threading.Thread(target=endless.serve_forever, daemon=True)

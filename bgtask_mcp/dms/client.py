@@ -47,8 +47,8 @@ from bgtask_mcp.dms.iam import (
 from bgtask_mcp.dms.retry import RetryPolicy, with_retries
 from bgtask_mcp.dms.transport import Reply, Transport
 from bgtask_mcp.dms.wire import WireInstanceList, WireProgress, WireTaskList, WireTracePage
+from bgtask_mcp.observability.telemetry import NO_TELEMETRY, Telemetry, dms_span
 from bgtask_mcp.redaction import get_logger, protect_loggers
-from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry, dms_span
 from bgtask_mcp.vocabulary import PROGRESS_ENGINES
 
 log = get_logger("bgtask_mcp.dms")

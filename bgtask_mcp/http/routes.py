@@ -10,7 +10,7 @@ from bgtask_mcp import __version__
 from bgtask_mcp.cache import SharedStore
 from bgtask_mcp.config import Settings
 from bgtask_mcp.dms.client import missing_settings
-from bgtask_mcp.telemetry import NO_TELEMETRY, Telemetry
+from bgtask_mcp.observability.telemetry import NO_TELEMETRY, Telemetry
 
 METADATA_PATH = "/.well-known/oauth-protected-resource"
 
@@ -20,7 +20,7 @@ class Routes:
         self.settings = settings
         self.telemetry: Telemetry = NO_TELEMETRY
         if settings.http.metrics:
-            from bgtask_mcp.metrics import PrometheusTelemetry
+            from bgtask_mcp.observability.metrics import PrometheusTelemetry
 
             self.telemetry = PrometheusTelemetry()
         cloud = settings.default_cloud
@@ -50,7 +50,7 @@ class Routes:
         elif path == "/metrics":
             from prometheus_client import CONTENT_TYPE_LATEST
 
-            from bgtask_mcp.metrics import PrometheusTelemetry
+            from bgtask_mcp.observability.metrics import PrometheusTelemetry
 
             assert isinstance(self.telemetry, PrometheusTelemetry)
             response = Response(self.telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)

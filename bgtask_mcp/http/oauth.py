@@ -22,7 +22,7 @@ from mcp.server.auth.provider import AccessToken
 from bgtask_mcp.config import OAuthSettings
 from bgtask_mcp.redaction import MASK, get_logger
 
-log = get_logger("bgtask_mcp.oauth")
+log = get_logger("bgtask_mcp.http.oauth")
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 MAX_METADATA_BYTES = 512 * 1024

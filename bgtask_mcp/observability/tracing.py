@@ -11,7 +11,7 @@ from typing import Any
 
 from bgtask_mcp.redaction import get_logger
 
-log = get_logger("bgtask_mcp.tracing")
+log = get_logger("bgtask_mcp.observability.tracing")
 
 
 def start_tracing(endpoint: str | None, service_name: str = "bgtask-mcp") -> Any:

@@ -79,7 +79,7 @@ def bind(host: str, port: int) -> socket.socket:
 def serve_http(settings: Settings, env: Mapping[str, str]) -> int:
     import uvicorn
 
-    from bgtask_mcp.http_app import build_http_app
+    from bgtask_mcp.http.app import build_http_app
     from bgtask_mcp.process import freeze_startup_objects
 
     http = settings.http

@@ -48,7 +48,7 @@ def auth_parts(settings: Settings) -> tuple[AuthSettings | None, object | None]:
     """What the SDK's bearer middleware needs: settings and a verifier (OAuth JWTs or the static token)."""
     http = settings.http
     if http.oauth is not None:
-        from bgtask_mcp.oauth import JwtVerifier
+        from bgtask_mcp.http.oauth import JwtVerifier
 
         auth = AuthSettings(
             issuer_url=http.oauth.issuer,  # type: ignore[arg-type]
@@ -202,7 +202,7 @@ def _rpc_of(body: bytes) -> tuple[str, str]:
 
 
 def build_http_app(settings: Settings) -> ASGIApp:
-    from bgtask_mcp.http_routes import Routes
+    from bgtask_mcp.http.routes import Routes
     from bgtask_mcp.server import build_server
 
     routes = Routes(settings)

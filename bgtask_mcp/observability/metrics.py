@@ -11,8 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bgtask_mcp.observability.telemetry import Telemetry
 from bgtask_mcp.redaction import MASKING, REGISTRY
-from bgtask_mcp.telemetry import Telemetry
 
 # no *_created series: Prometheus derives counter resets itself, and they double the output. They are left out
 # of our exposition, without turning them off for the whole process (prometheus_client's switch is global).
