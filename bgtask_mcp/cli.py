@@ -17,7 +17,7 @@ from bgtask_mcp.boundary import cli_refusal
 from bgtask_mcp.config import ConfigError, Settings, load_settings
 from bgtask_mcp.process import freeze_startup_objects
 from bgtask_mcp.redaction import RedactingFilter, get_logger, protect_loggers
-from bgtask_mcp.settings_env import help_text, is_target_variable, process_environment
+from bgtask_mcp.settings_env import add_flags, flags_of, help_text, is_target_variable, process_environment
 
 log = get_logger("bgtask_mcp")
 EXIT_CONFIG = 2
@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=help_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _serve_flags(serve)
+    add_flags(serve)
     sim = sub.add_parser(
         "simulator",
         help="run the embedded DMS simulator as an HTTP service",
@@ -76,42 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve_flags(serve: argparse.ArgumentParser) -> None:
-    serve.add_argument("--transport", choices=["stdio", "http"], help="stdio (default) or http")
-    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
-    serve.add_argument("--port", help="HTTP port (default 8000)")
-    serve.add_argument("--workers", help="HTTP worker processes (default 1); any worker answers any call")
-    serve.add_argument("--simulator", action="store_true", help="answer from the embedded DMS simulator")
-    serve.add_argument(
-        "--allow-unauthenticated-network-bind",
-        action="store_true",
-        help="serve HTTP on a non-loopback address without a token (only behind an authenticating proxy)",
-    )
-    serve.add_argument("--endpoint", help="DMS endpoint URL of the region (overrides BGTASK_ENDPOINT)")
-    serve.add_argument("--region", help="default region, e.g. eu-de (overrides BGTASK_REGION)")
-    serve.add_argument("--project-id", help="project id of that region (overrides BGTASK_PROJECT_ID)")
-    serve.add_argument("--cloud", help="an entry of clouds.yaml (overrides OS_CLOUD)")
-    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level (stderr)")
-
-
-def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "transport": args.transport,
-        "host": args.host,
-        "port": args.port,
-        "workers": args.workers,
-        "endpoint": args.endpoint,
-        "region": args.region,
-        "project_id": args.project_id,
-        "cloud": args.cloud,
-        "log_level": args.log_level,
-        "simulator": args.simulator or None,
-        "allow_unauthenticated_network_bind": args.allow_unauthenticated_network_bind,
-    }
-
-
 def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    env, flags = dict(env), _flags(args)
+    env, flags = dict(env), flags_of(args)
     simulator = None
     if args.simulator or env.get("BGTASK_SIMULATOR") == "1":
         from bgtask_mcp.simulator.server import SimulatorServer, server_env
@@ -140,7 +106,8 @@ def _serve_with(env: dict[str, str], flags: dict[str, Any], simulator_url: str |
         log.info("answering from the embedded DMS simulator at %s (results are simulated)", simulator_url)
     try:
         if settings.transport == "http":
-            from bgtask_mcp.http.serve import environment_with_flags, serve_http
+            from bgtask_mcp.http.serve import serve_http
+            from bgtask_mcp.settings_env import environment_with_flags
 
             return serve_http(settings, environment_with_flags(env, flags))
         from bgtask_mcp.server import build_server

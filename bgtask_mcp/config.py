@@ -15,11 +15,10 @@ from typing import Any, Literal
 from bgtask_mcp.cloud_settings import CloudSettings, Credentials, configured_project
 from bgtask_mcp.dms.endpoints import check_url, iam_base, is_loopback, overrides_from, table_regions
 from bgtask_mcp.redaction import Secret
-from bgtask_mcp.settings_env import ConfigError, Env, whole_number
+from bgtask_mcp.settings_env import LOG_LEVELS, TRANSPORTS, ConfigError, Env, whole_number
 from bgtask_mcp.shared_cache import operation_timeout
 
 Transport = Literal["stdio", "http"]
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_NETWORK_TOKEN_LENGTH = 32
 DEFAULT_SCOPE = "dms:read"
 
@@ -103,7 +102,7 @@ def load_settings(env: Mapping[str, str], **flags: Any) -> Settings:
 
     clouds, several = load_clouds(values, flags, _environment_cloud(values, flags))
     transport = str(flags.get("transport") or values.text("BGTASK_TRANSPORT") or "stdio")
-    if transport not in ("stdio", "http"):
+    if transport not in TRANSPORTS:
         raise ConfigError(f"BGTASK_TRANSPORT={transport[:20]!r} is neither stdio nor http")
     log_level = str(flags.get("log_level") or values.text("BGTASK_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:

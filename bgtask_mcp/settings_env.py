@@ -3,10 +3,12 @@ the README are made from), and the typed readers that refuse a bad value with on
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bgtask_mcp.redaction import Secret, mask_text
 
@@ -25,6 +27,17 @@ class Variable:
     flag: str | None = None
     fallback: str | None = None  # the official SDK's name, read when ours is unset
     secret: bool = False
+    choices: tuple[str, ...] = ()  # the only values accepted (the flag offers them too)
+    switch: bool = False  # its flag takes no value and means "1"
+
+    @property
+    def dest(self) -> str:
+        """The flag's name in argparse's namespace and in ``load_settings(**flags)``: --project-id -> project_id."""
+        return (self.flag or "").removeprefix("--").replace("-", "_")
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+TRANSPORTS = ("stdio", "http")
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -60,10 +73,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BGTASK_CACHE", "off disables the task cache (default on)", "limits"),
     Variable("BGTASK_CACHE_URL", "redis://host:port/db: finished tasks shared by all replicas (extra 'redis'); "
              "?socket_timeout=S says how long is too slow (default 0.25)", "limits"),
-    Variable("BGTASK_LOG_LEVEL", "DEBUG, INFO (default), WARNING, ERROR; logs go to stderr", "limits",
-             "--log-level"),
+    Variable("BGTASK_LOG_LEVEL", f"{', '.join(LOG_LEVELS)} (default INFO); logs go to stderr", "limits",
+             "--log-level", choices=LOG_LEVELS),
     Variable("SSL_CERT_FILE", "extra CA bundle; HTTPS_PROXY and NO_PROXY are honoured", "limits"),
-    Variable("BGTASK_TRANSPORT", "stdio (default) or http", "http", "--transport"),
+    Variable("BGTASK_TRANSPORT", "stdio (default) or http", "http", "--transport", choices=TRANSPORTS),
     Variable("BGTASK_HTTP_HOST", "bind address (default 127.0.0.1)", "http", "--host"),
     Variable("BGTASK_HTTP_PORT", "port (default 8000)", "http", "--port"),
     Variable("BGTASK_HTTP_WORKERS", "worker processes (default 1)", "http", "--workers"),
@@ -78,8 +91,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BGTASK_ALLOWED_ORIGINS", "browser Origins accepted, comma-separated", "http"),
     Variable("BGTASK_METRICS", "off hides /metrics (default on, HTTP only)", "http"),
     Variable("BGTASK_ALLOW_UNAUTHENTICATED_NETWORK_BIND", "1: serve a non-loopback address without authentication "
-             "(only behind a proxy that authenticates)", "http", "--allow-unauthenticated-network-bind"),
-    Variable("BGTASK_SIMULATOR", "1: answer from the embedded DMS simulator", "http", "--simulator"),
+             "(only behind a proxy that authenticates)", "http", "--allow-unauthenticated-network-bind", switch=True),
+    Variable("BGTASK_SIMULATOR", "1: answer from the embedded DMS simulator", "http", "--simulator", switch=True),
     Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "send traces over OTLP/HTTP to this collector (extra 'otel')", "http"),
     Variable("OTEL_SERVICE_NAME", "the service name on exported spans (default bgtask-mcp)", "http"),
 )  # fmt: skip
@@ -99,6 +112,44 @@ def process_environment() -> dict[str, str]:
 def export_for_workers(env: Mapping[str, str]) -> None:
     """Worker processes (several uvicorn workers) rebuild the same settings from the environment they inherit."""
     os.environ.update(env)
+
+
+FLAGS: dict[str, Variable] = {v.dest: v for v in VARIABLES if v.flag}  # argparse dest -> the variable it sets
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """``serve``'s flags, made from the table: each sets its variable and wins over the environment."""
+    for var in FLAGS.values():
+        assert var.flag is not None
+        if var.switch:
+            parser.add_argument(var.flag, action="store_true", help=f"{var.meaning} ({var.name}=1)")
+        else:
+            parser.add_argument(var.flag, choices=var.choices or None, help=f"{var.meaning} ({var.name})")
+
+
+def flags_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags given, by dest (None when absent: the environment decides); a switch given is True."""
+    return {dest: (getattr(args, dest) or None) for dest in FLAGS}
+
+
+def environment_with_flags(env: Mapping[str, str], flags: Mapping[str, Any]) -> dict[str, str]:
+    """The environment with the given flags written in as their variables (what worker processes rebuild from)."""
+    out = dict(env)
+    for dest, value in flags.items():
+        var = FLAGS.get(dest)
+        if var is not None and value is not None and value is not False:
+            out[var.name] = "1" if var.switch else str(value)
+    return out
+
+
+def markdown_table() -> str:
+    """The configuration table of docs/configuration.md, made from the same rows as ``--help``."""
+    lines = ["| variable | flag | meaning |", "|---|---|---|"]
+    for var in VARIABLES:
+        name = f"`{var.name}`" + (f" (or `{var.fallback}`)" if var.fallback else "")
+        meaning = var.meaning + (" (a secret: never logged)" if var.secret else "")
+        lines.append(f"| {name} | {f'`{var.flag}`' if var.flag else ''} | {meaning} |")
+    return "\n".join(lines)
 
 
 def help_text() -> str:

@@ -240,3 +240,25 @@ def test_plain_http_only_on_loopback(url: str) -> None:
 def test_plain_http_elsewhere_is_refused(url: str) -> None:
     with pytest.raises(ConfigError, match=r"^X="):
         check_url(url, "X")
+
+
+def test_every_flag_comes_from_the_settings_table_and_sets_its_variable() -> None:
+    """``serve``'s flags are made from VARIABLES: each is in --help, and given on the command line it yields the
+    same settings as its variable in the environment (what HTTP worker processes rebuild from)."""
+    from bgtask_mcp.cli import _parser
+    from bgtask_mcp.settings_env import FLAGS, environment_with_flags, flags_of
+
+    shown = subprocess.run([sys.executable, "-m", "bgtask_mcp", "serve", "--help"], capture_output=True, text=True,
+                           check=True).stdout  # fmt: skip
+    assert not [v.flag for v in FLAGS.values() if f"{v.flag}" not in shown or f"({v.name}" not in shown]
+    argv = ["serve", "--region", "eu-nl", "--project-id", "0" * 32, "--log-level", "DEBUG", "--transport", "http",
+            "--port", "8123", "--workers", "2", "--host", "127.0.0.1", "--endpoint", "https://dms.example.test",
+            "--simulator"]  # fmt: skip
+    flags = flags_of(_parser().parse_args(argv))
+    assert set(flags) == set(FLAGS) and flags["simulator"] is True
+    assert flags["allow_unauthenticated_network_bind"] is None  # a switch not given leaves the environment to decide
+    env = environment_with_flags({"BGTASK_ACCESS_KEY": "AKFAKE", "BGTASK_SECRET_KEY": "fake-secret"}, flags)
+    assert env["BGTASK_HTTP_PORT"] == "8123" and env["BGTASK_SIMULATOR"] == "1" and "OS_CLOUD" not in env
+    from_flags = load_settings({"BGTASK_ACCESS_KEY": "AKFAKE", "BGTASK_SECRET_KEY": "fake-secret"}, **flags)
+    from_env = load_settings(env, simulator=True)
+    assert from_flags == from_env

@@ -119,3 +119,20 @@ def test_the_one_click_install_links_start_the_simulator_through_uvx() -> None:
         raw = query["config"][0]
         config = json.loads(raw if "vscode" in link else base64.b64decode(raw))
         assert config["command"] == "uvx" and config["args"] == wanted, link
+
+
+def test_the_configuration_table_is_made_from_the_settings_table() -> None:
+    """docs/configuration.md shows exactly the rows ``serve --help`` is made from (the variable, its flag, its
+    meaning); regenerate with BGTASK_UPDATE_SNAPSHOTS=1 after changing bgtask_mcp/settings_env.py."""
+    import os
+
+    from bgtask_mcp.settings_env import markdown_table
+
+    doc = read("docs/configuration.md")
+    start = doc.index("\n", doc.index("<!-- settings:table")) + 1
+    end = doc.index("<!-- /settings:table -->")
+    if os.environ.get("BGTASK_UPDATE_SNAPSHOTS") == "1":
+        (ROOT / "docs" / "configuration.md").write_text(doc[:start] + markdown_table() + "\n" + doc[end:])
+        doc = read("docs/configuration.md")
+        end = doc.index("<!-- /settings:table -->")
+    assert doc[start:end] == markdown_table() + "\n"

@@ -17,28 +17,6 @@ log = get_logger("bgtask_mcp.http")
 # uvicorn waits this long for in-flight calls after SIGTERM, then cancels them. Keep it below the platform's
 # kill deadline (Kubernetes terminationGracePeriodSeconds, `docker stop --time`, compose stop_grace_period).
 SHUTDOWN_GRACE_SECONDS = 25
-FLAG_VARIABLES = {
-    "region": "BGTASK_REGION",
-    "project_id": "BGTASK_PROJECT_ID",
-    "endpoint": "BGTASK_ENDPOINT",
-    "cloud": "OS_CLOUD",
-    "host": "BGTASK_HTTP_HOST",
-    "port": "BGTASK_HTTP_PORT",
-    "workers": "BGTASK_HTTP_WORKERS",
-    "log_level": "BGTASK_LOG_LEVEL",
-    "transport": "BGTASK_TRANSPORT",
-}
-
-
-def environment_with_flags(env: Mapping[str, str], flags: Mapping[str, Any]) -> dict[str, str]:
-    """The environment worker processes rebuild their settings from: the parent's, with its flags written in."""
-    out = dict(env)
-    out.update({FLAG_VARIABLES[k]: str(v) for k, v in flags.items() if k in FLAG_VARIABLES and v is not None})
-    if flags.get("allow_unauthenticated_network_bind"):
-        out["BGTASK_ALLOW_UNAUTHENTICATED_NETWORK_BIND"] = "1"
-    if flags.get("simulator"):
-        out["BGTASK_SIMULATOR"] = "1"
-    return out
 
 
 def worker_flags(env: Mapping[str, str]) -> dict[str, Any]:
