@@ -15,12 +15,12 @@ from typing import Any, Literal
 from bgtask_mcp.cloud_settings import CloudSettings, Credentials, configured_project
 from bgtask_mcp.dms.endpoints import check_url, iam_base, is_loopback, overrides_from, table_regions
 from bgtask_mcp.redaction import Secret
-from bgtask_mcp.settings_env import LOG_LEVELS, TRANSPORTS, ConfigError, Env, whole_number
+from bgtask_mcp.settings_env import LOG_LEVELS, TRANSPORTS, ConfigError, Env, default_of, whole_number
 from bgtask_mcp.shared_cache import operation_timeout
 
 Transport = Literal["stdio", "http"]
 MIN_NETWORK_TOKEN_LENGTH = 32
-DEFAULT_SCOPE = "dms:read"
+DEFAULT_SCOPE = default_of("BGTASK_OAUTH_SCOPE")
 
 __all__ = [
     "CloudSettings", "ConfigError", "Credentials", "HttpSettings", "Limits", "Settings", "configured_project",
@@ -30,9 +30,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Limits:
-    connect_timeout: float = 5.0
-    read_timeout: float = 15.0
-    call_deadline: float = 30.0  # one overall deadline per tool call, retries included
+    connect_timeout: float = float(default_of("BGTASK_CONNECT_TIMEOUT"))
+    read_timeout: float = float(default_of("BGTASK_READ_TIMEOUT"))
+    call_deadline: float = float(default_of("BGTASK_CALL_DEADLINE"))  # one deadline per tool call, retries included
     max_attempts: int = 4
     backoff_base: float = 0.25
     backoff_cap: float = 5.0
@@ -40,7 +40,7 @@ class Limits:
     max_connections: int = 32
     running_task_ttl: float = 2.0  # a running task is never served older than this
     cache_entries: int = 4096
-    caller_concurrency: int = 8  # DMS requests one caller may have in flight
+    caller_concurrency: int = int(default_of("BGTASK_CALLER_CONCURRENCY"))  # DMS requests in flight per caller
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,17 @@ class OAuthSettings:
     issuer: str
     audience: str
     scope: str = DEFAULT_SCOPE
-    leeway: float = 30.0  # seconds of clock difference tolerated on exp and nbf
+    leeway: float = float(default_of("BGTASK_OAUTH_LEEWAY"))  # seconds of clock difference tolerated on exp and nbf
 
 
 @dataclass(frozen=True)
 class HttpSettings:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+    host: str = default_of("BGTASK_HTTP_HOST")
+    port: int = int(default_of("BGTASK_HTTP_PORT"))
+    workers: int = int(default_of("BGTASK_HTTP_WORKERS"))
     token: Secret | None = None
     oauth: OAuthSettings | None = None
-    public_url: str = "http://127.0.0.1:8000/mcp"
+    public_url: str = f"http://{default_of('BGTASK_HTTP_HOST')}:{default_of('BGTASK_HTTP_PORT')}/mcp"
     allow_unauthenticated_network_bind: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
@@ -101,10 +101,10 @@ def load_settings(env: Mapping[str, str], **flags: Any) -> Settings:
     from bgtask_mcp.clouds import load_clouds  # clouds.yaml is read only when a cloud is named
 
     clouds, several = load_clouds(values, flags, _environment_cloud(values, flags))
-    transport = str(flags.get("transport") or values.text("BGTASK_TRANSPORT") or "stdio")
+    transport = str(flags.get("transport") or values.text("BGTASK_TRANSPORT") or default_of("BGTASK_TRANSPORT"))
     if transport not in TRANSPORTS:
         raise ConfigError(f"BGTASK_TRANSPORT={transport[:20]!r} is neither stdio nor http")
-    log_level = str(flags.get("log_level") or values.text("BGTASK_LOG_LEVEL") or "INFO").upper()
+    log_level = str(flags.get("log_level") or values.text("BGTASK_LOG_LEVEL") or default_of("BGTASK_LOG_LEVEL")).upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"BGTASK_LOG_LEVEL={log_level[:20]!r} is not one of {', '.join(LOG_LEVELS)}")
     settings = Settings(
@@ -117,10 +117,10 @@ def load_settings(env: Mapping[str, str], **flags: Any) -> Settings:
         simulator=bool(flags.get("simulator")),
         log_level=log_level,
         ca_file=_ca_file(values),
-        cache_enabled=values.switch("BGTASK_CACHE", True),
+        cache_enabled=values.switch("BGTASK_CACHE", default_of("BGTASK_CACHE") == "on"),
         cache_url=_cache_url(values),
         otlp_endpoint=values.text("OTEL_EXPORTER_OTLP_ENDPOINT"),
-        otel_service_name=values.text("OTEL_SERVICE_NAME") or "bgtask-mcp",
+        otel_service_name=values.text("OTEL_SERVICE_NAME") or default_of("OTEL_SERVICE_NAME"),
     )
     _check_regions(settings)
     _check_extras(settings)
@@ -195,8 +195,12 @@ def _limits(values: Env) -> Limits:
 
 def _http(values: Env, flags: Mapping[str, Any]) -> HttpSettings:
     host = str(flags.get("host") or values.text("BGTASK_HTTP_HOST") or HttpSettings.host)
-    port = _flag_or_whole(flags.get("port"), values, "BGTASK_HTTP_PORT", "--port", 8000, 1, 65535, "a port")
-    workers = _flag_or_whole(flags.get("workers"), values, "BGTASK_HTTP_WORKERS", "--workers", 1, 1, 64)
+    port = _flag_or_whole(
+        flags.get("port"), values, "BGTASK_HTTP_PORT", "--port", HttpSettings.port, 1, 65535, "a port"
+    )
+    workers = _flag_or_whole(
+        flags.get("workers"), values, "BGTASK_HTTP_WORKERS", "--workers", HttpSettings.workers, 1, 64
+    )
     token_flag = flags.get("http_token")
     shown_host = f"[{host}]" if ":" in host else host
     public_url = values.text("BGTASK_PUBLIC_URL") or f"http://{shown_host}:{port}/mcp"
@@ -211,7 +215,7 @@ def _http(values: Env, flags: Mapping[str, Any]) -> HttpSettings:
         or values.switch("BGTASK_ALLOW_UNAUTHENTICATED_NETWORK_BIND", False),
         allowed_hosts=values.csv("BGTASK_ALLOWED_HOSTS"),
         allowed_origins=values.csv("BGTASK_ALLOWED_ORIGINS"),
-        metrics=values.switch("BGTASK_METRICS", True),
+        metrics=values.switch("BGTASK_METRICS", default_of("BGTASK_METRICS") == "on"),
     )
 
 
@@ -238,7 +242,9 @@ def _oauth(values: Env, public_url: str) -> OAuthSettings | None:
         issuer=check_url(issuer, "BGTASK_OAUTH_ISSUER"),
         audience=values.text("BGTASK_OAUTH_AUDIENCE") or public_url.rstrip("/"),
         scope=scope,
-        leeway=30.0 if leeway is None else whole_number("BGTASK_OAUTH_LEEWAY", leeway, 0, 600, "a number of seconds"),
+        leeway=OAuthSettings.leeway
+        if leeway is None
+        else whole_number("BGTASK_OAUTH_LEEWAY", leeway, 0, 600, "a number of seconds"),
     )
 
 

@@ -29,6 +29,12 @@ class Variable:
     secret: bool = False
     choices: tuple[str, ...] = ()  # the only values accepted (the flag offers them too)
     switch: bool = False  # its flag takes no value and means "1"
+    default: str | None = None  # the one place a default is written: config, --help and the docs read it here
+
+    @property
+    def described(self) -> str:
+        """Its meaning, with its default when it has one."""
+        return self.meaning + (f" (default {self.default})" if self.default is not None else "")
 
     @property
     def dest(self) -> str:
@@ -66,35 +72,36 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BGTASK_IAM_USER", "password login: IAM user name", "credentials"),
     Variable("BGTASK_IAM_PASSWORD", "password login: password", "credentials", secret=True),
     Variable("BGTASK_IAM_DOMAIN", "password login: account (domain) name", "credentials"),
-    Variable("BGTASK_CONNECT_TIMEOUT", "seconds to connect to DMS (default 5)", "limits"),
-    Variable("BGTASK_READ_TIMEOUT", "seconds of silence from DMS before a read fails (default 15)", "limits"),
-    Variable("BGTASK_CALL_DEADLINE", "seconds one tool call may take, retries included (default 30)", "limits"),
-    Variable("BGTASK_CALLER_CONCURRENCY", "DMS requests one caller may have in flight (default 8)", "limits"),
-    Variable("BGTASK_CACHE", "off disables the task cache (default on)", "limits"),
+    Variable("BGTASK_CONNECT_TIMEOUT", "seconds to connect to DMS", "limits", default="5"),
+    Variable("BGTASK_READ_TIMEOUT", "seconds of silence from DMS before a read fails", "limits", default="15"),
+    Variable("BGTASK_CALL_DEADLINE", "seconds one tool call may take, retries included", "limits", default="30"),
+    Variable("BGTASK_CALLER_CONCURRENCY", "DMS requests one caller may have in flight", "limits", default="8"),
+    Variable("BGTASK_CACHE", "off disables the task cache", "limits", default="on"),
     Variable("BGTASK_CACHE_URL", "redis://host:port/db: finished tasks shared by all replicas (extra 'redis'); "
              "?socket_timeout=S says how long is too slow (default 0.25)", "limits"),
-    Variable("BGTASK_LOG_LEVEL", f"{', '.join(LOG_LEVELS)} (default INFO); logs go to stderr", "limits",
-             "--log-level", choices=LOG_LEVELS),
+    Variable("BGTASK_LOG_LEVEL", f"{', '.join(LOG_LEVELS)}; logs go to stderr", "limits", "--log-level",
+             choices=LOG_LEVELS, default="INFO"),
     Variable("SSL_CERT_FILE", "extra CA bundle; HTTPS_PROXY and NO_PROXY are honoured", "limits"),
-    Variable("BGTASK_TRANSPORT", "stdio (default) or http", "http", "--transport", choices=TRANSPORTS),
-    Variable("BGTASK_HTTP_HOST", "bind address (default 127.0.0.1)", "http", "--host"),
-    Variable("BGTASK_HTTP_PORT", "port (default 8000)", "http", "--port"),
-    Variable("BGTASK_HTTP_WORKERS", "worker processes (default 1)", "http", "--workers"),
+    Variable("BGTASK_TRANSPORT", "stdio or http", "http", "--transport", choices=TRANSPORTS, default="stdio"),
+    Variable("BGTASK_HTTP_HOST", "bind address", "http", "--host", default="127.0.0.1"),
+    Variable("BGTASK_HTTP_PORT", "port", "http", "--port", default="8000"),
+    Variable("BGTASK_HTTP_WORKERS", "worker processes", "http", "--workers", default="1"),
     Variable("BGTASK_HTTP_TOKEN", "static bearer token every request to /mcp must carry (>= 32 characters off "
              "loopback)", "http", secret=True),
     Variable("BGTASK_OAUTH_ISSUER", "OAuth 2.1: the issuer whose JWT access tokens are accepted", "http"),
     Variable("BGTASK_OAUTH_AUDIENCE", "OAuth: the audience tokens must carry (default: BGTASK_PUBLIC_URL)", "http"),
-    Variable("BGTASK_OAUTH_SCOPE", "OAuth: the scope tokens must carry (default dms:read)", "http"),
-    Variable("BGTASK_OAUTH_LEEWAY", "OAuth: seconds of clock difference tolerated on exp and nbf (default 30)", "http"),
+    Variable("BGTASK_OAUTH_SCOPE", "OAuth: the scope tokens must carry", "http", default="dms:read"),
+    Variable("BGTASK_OAUTH_LEEWAY", "OAuth: seconds of clock difference tolerated on exp and nbf", "http",
+             default="30"),
     Variable("BGTASK_PUBLIC_URL", "the URL clients reach /mcp at (default http://HOST:PORT/mcp)", "http"),
     Variable("BGTASK_ALLOWED_HOSTS", "Host values accepted, comma-separated", "http"),
     Variable("BGTASK_ALLOWED_ORIGINS", "browser Origins accepted, comma-separated", "http"),
-    Variable("BGTASK_METRICS", "off hides /metrics (default on, HTTP only)", "http"),
+    Variable("BGTASK_METRICS", "off hides /metrics (HTTP only)", "http", default="on"),
     Variable("BGTASK_ALLOW_UNAUTHENTICATED_NETWORK_BIND", "1: serve a non-loopback address without authentication "
              "(only behind a proxy that authenticates)", "http", "--allow-unauthenticated-network-bind", switch=True),
     Variable("BGTASK_SIMULATOR", "1: answer from the embedded DMS simulator", "http", "--simulator", switch=True),
     Variable("OTEL_EXPORTER_OTLP_ENDPOINT", "send traces over OTLP/HTTP to this collector (extra 'otel')", "http"),
-    Variable("OTEL_SERVICE_NAME", "the service name on exported spans (default bgtask-mcp)", "http"),
+    Variable("OTEL_SERVICE_NAME", "the service name on exported spans", "http", default="bgtask-mcp"),
 )  # fmt: skip
 GROUPS = {
     "where": "where (region, project, endpoints, clouds)",
@@ -114,6 +121,17 @@ def export_for_workers(env: Mapping[str, str]) -> None:
     os.environ.update(env)
 
 
+BY_NAME: dict[str, Variable] = {v.name: v for v in VARIABLES}
+
+
+def default_of(name: str) -> str:
+    """A variable's default, from the table (a KeyError names a variable without one: a bug, found at import)."""
+    default = BY_NAME[name].default
+    if default is None:
+        raise KeyError(f"{name} has no default in VARIABLES")
+    return default
+
+
 FLAGS: dict[str, Variable] = {v.dest: v for v in VARIABLES if v.flag}  # argparse dest -> the variable it sets
 
 
@@ -124,7 +142,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         if var.switch:
             parser.add_argument(var.flag, action="store_true", help=f"{var.meaning} ({var.name}=1)")
         else:
-            parser.add_argument(var.flag, choices=var.choices or None, help=f"{var.meaning} ({var.name})")
+            parser.add_argument(var.flag, choices=var.choices or None, help=f"{var.described} ({var.name})")
 
 
 def flags_of(args: argparse.Namespace) -> dict[str, Any]:
@@ -147,7 +165,7 @@ def markdown_table() -> str:
     lines = ["| variable | flag | meaning |", "|---|---|---|"]
     for var in VARIABLES:
         name = f"`{var.name}`" + (f" (or `{var.fallback}`)" if var.fallback else "")
-        meaning = var.meaning + (" (a secret: never logged)" if var.secret else "")
+        meaning = var.described + (" (a secret: never logged)" if var.secret else "")
         lines.append(f"| {name} | {f'`{var.flag}`' if var.flag else ''} | {meaning} |")
     return "\n".join(lines)
 
@@ -159,7 +177,7 @@ def help_text() -> str:
         for var in (v for v in VARIABLES if v.group == group):
             also = ", ".join(x for x in (var.flag, var.fallback and f"fallback {var.fallback}") if x)
             lines.append(f"    {var.name}{f' ({also})' if also else ''}")
-            lines.append(f"        {var.meaning}")
+            lines.append(f"        {var.described}")
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bgtask_mcp import __version__
 from bgtask_mcp.callers import ANONYMOUS, STATIC_CALLER, begin_exchange, set_caller
-from bgtask_mcp.config import Settings
+from bgtask_mcp.config import DEFAULT_SCOPE, Settings
 from bgtask_mcp.dms.endpoints import is_loopback
 from bgtask_mcp.redaction import MASK, FieldLine, get_logger, loggable
 
@@ -40,7 +40,7 @@ class StaticTokenVerifier:
         import hmac
 
         if hmac.compare_digest(token.strip().encode("utf-8", "replace"), self._token):
-            return AccessToken(token=MASK, client_id=STATIC_CALLER, scopes=["dms:read"])
+            return AccessToken(token=MASK, client_id=STATIC_CALLER, scopes=[DEFAULT_SCOPE])
         return None
 
 
