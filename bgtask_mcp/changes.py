@@ -22,6 +22,7 @@ from typing import Any
 
 from bgtask_mcp import facts, vocabulary
 from bgtask_mcp.dms.wire import WireTrace
+from bgtask_mcp.ids import InstanceId
 from bgtask_mcp.models import Change, Instance, Task, epoch_ms_to_iso, parse_time
 from bgtask_mcp.params import decode_params
 from bgtask_mcp.redaction import mask_text, mask_value
@@ -46,9 +47,9 @@ class Fleet:
     """What was read of one region: its instances, their tasks and scheduled tasks, and its traces."""
 
     region: str
-    instances: dict[str, Instance] = field(default_factory=dict)
-    tasks: dict[str, list[Task]] = field(default_factory=lambda: defaultdict(list))  # instance id -> tasks
-    scheduled: dict[str, list[Task]] = field(default_factory=lambda: defaultdict(list))
+    instances: dict[InstanceId, Instance] = field(default_factory=dict)  # ids checked as they came in
+    tasks: dict[InstanceId, list[Task]] = field(default_factory=lambda: defaultdict(list))  # instance id -> tasks
+    scheduled: dict[InstanceId, list[Task]] = field(default_factory=lambda: defaultdict(list))
     traces: list[WireTrace] = field(default_factory=list)
 
 
@@ -196,7 +197,7 @@ def _annotate(change: Change, trace: WireTrace) -> None:
 
 
 def _trace_change(trace: WireTrace, fleet: Fleet, meanings: dict[str, str]) -> Change:
-    instance = fleet.instances.get(trace.resource_id.lower())
+    instance = fleet.instances.get(InstanceId(trace.resource_id.lower()))  # a lookup, never a request path
     params: Any = mask_value(decode_params(trace.request)) if trace.request else None
     return Change.model_construct(
         time=epoch_ms_to_iso(str(trace.time_ms)) if trace.time_ms is not None else "",

@@ -6,9 +6,9 @@ here, once, and everything downstream (cache keys, paths, completions) sees the 
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
+from typing import NewType
 
 from bgtask_mcp.dms.errors import InvalidArgument
 from bgtask_mcp.redaction import shown
@@ -73,19 +73,25 @@ def normalise(kind: IdFormat, value: object) -> str:
     return spelled
 
 
-@functools.lru_cache(maxsize=4096)  # one call checks the same ids several times on its way down
 def _spelling(kind: IdFormat, text: str) -> str | None:
     lowered = text.lower()  # hex: case does not matter; whitespace does, and is refused
     return lowered if kind.matches(lowered) else None
 
 
-def project_id(value: object) -> str:
-    return normalise(PROJECT, value)
+# What a check returns: the service and the client take only these, so mypy proves every id reaching a DMS path
+# was checked, once, where it came in (a tool argument, a resource URI, an answer from DMS).
+ProjectId = NewType("ProjectId", str)
+InstanceId = NewType("InstanceId", str)
+TaskId = NewType("TaskId", str)
 
 
-def instance_id(value: object) -> str:
-    return normalise(INSTANCE, value)
+def project_id(value: object) -> ProjectId:
+    return ProjectId(normalise(PROJECT, value))
 
 
-def task_id(value: object) -> str:
-    return normalise(TASK, value)
+def instance_id(value: object) -> InstanceId:
+    return InstanceId(normalise(INSTANCE, value))
+
+
+def task_id(value: object) -> TaskId:
+    return TaskId(normalise(TASK, value))

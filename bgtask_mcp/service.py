@@ -18,6 +18,7 @@ from bgtask_mcp.dms import context
 from bgtask_mcp.dms.client import DMSClient
 from bgtask_mcp.dms.errors import APIError, ConfigurationError, InvalidArgument, TaskNotFound
 from bgtask_mcp.dms.wire import WireInstanceList, WireTaskList, WireTracePage
+from bgtask_mcp.ids import InstanceId, ProjectId, TaskId
 from bgtask_mcp.models import Instance, Progress, TaskList, instance_from_wire, progress_from_wire, task_from_wire
 from bgtask_mcp.observability.telemetry import NO_TELEMETRY, Telemetry
 from bgtask_mcp.redaction import shown
@@ -43,7 +44,7 @@ class Target:
     cloud: str
     client: DMSClient
     region: str
-    project: str
+    project: ProjectId
 
 
 class TaskService:
@@ -124,8 +125,7 @@ class TaskService:
     def _key(self, target: Target, instance: str, task: str) -> str:
         return cache_key(target.cloud, target.region, target.project, instance, task)
 
-    async def read_task(self, target: Target, instance: str, task: str, *, fresh: bool = False) -> TaskList:
-        instance, task = ids.instance_id(instance), ids.task_id(task)
+    async def read_task(self, target: Target, instance: InstanceId, task: TaskId, *, fresh: bool = False) -> TaskList:
 
         async def fetch() -> TaskList:
             try:
@@ -145,7 +145,7 @@ class TaskService:
         return result
 
     async def _scheduled_by_id(
-        self, target: Target, instance: str, task: str, note: str, otherwise: Exception
+        self, target: Target, instance: InstanceId, task: TaskId, note: str, otherwise: Exception
     ) -> TaskList:
         """The scheduled task with this id, or ``otherwise`` raised when there is none."""
         try:
@@ -162,7 +162,7 @@ class TaskService:
     async def list_page(
         self,
         target: Target,
-        instance: str,
+        instance: InstanceId,
         *,
         start: int,
         limit: int,
@@ -172,7 +172,6 @@ class TaskService:
     ) -> TaskList:
         """One page of the instance's tasks (or of its scheduled tasks); an instance without the /tasks API
         answers from its scheduled tasks, saying so in ``note``."""
-        instance = ids.instance_id(instance)
         if scheduled:
             return await self.scheduled_page(target, instance, start=start, limit=limit, begin=begin, end=end)
         try:
@@ -195,7 +194,7 @@ class TaskService:
         return page
 
     async def scheduled_page(
-        self, target: Target, instance: str, *, start: int, limit: int, begin: str | None, end: str | None
+        self, target: Target, instance: InstanceId, *, start: int, limit: int, begin: str | None, end: str | None
     ) -> TaskList:
         """One page of ListScheduledTasks, decoded and masked like any task page."""
         wire = await self._limited(
@@ -208,7 +207,7 @@ class TaskService:
         return page
 
     async def traces(
-        self, target: Target, *, since_ms: int, until_ms: int, resource_id: str | None, marker: str | None
+        self, target: Target, *, since_ms: int, until_ms: int, resource_id: InstanceId | None, marker: str | None
     ) -> WireTracePage:
         """One page of the region's DMS traces in CTS (the audit trail), newest first."""
         return await self._limited(
@@ -222,7 +221,7 @@ class TaskService:
             )
         )
 
-    async def progress(self, target: Target, instance: str, task: str) -> Progress | None:
+    async def progress(self, target: Target, instance: InstanceId, task: TaskId) -> Progress | None:
         wire = await self._limited(lambda: target.client.task_progress(target.region, target.project, instance, task))
         return None if wire is None else progress_from_wire(wire)
 

@@ -47,6 +47,7 @@ from bgtask_mcp.dms.iam import (
 from bgtask_mcp.dms.retry import RetryPolicy, with_retries
 from bgtask_mcp.dms.transport import Reply, Transport
 from bgtask_mcp.dms.wire import WireInstanceList, WireProgress, WireTaskList, WireTracePage
+from bgtask_mcp.ids import InstanceId, ProjectId, TaskId
 from bgtask_mcp.observability.telemetry import NO_TELEMETRY, Telemetry, dms_span
 from bgtask_mcp.redaction import get_logger, protect_loggers
 from bgtask_mcp.vocabulary import PROGRESS_ENGINES
@@ -105,7 +106,7 @@ class DMSClient:
         self.auth: RequestAuth | None = None
         if cloud.credentials.mode != "none":
             self.auth = build_auth(cloud.credentials, self._login, clock)
-        self._projects: dict[str, str] = {}
+        self._projects: dict[str, ProjectId] = {}
         if cloud.project_id:
             self._projects[cloud.region or ""] = ids.project_id(cloud.project_id)
         self._project_locks: dict[str, anyio.Lock] = {}
@@ -127,11 +128,11 @@ class DMSClient:
         """The region a call is for (``value`` in any case, or the cloud's default); unknown ones are refused."""
         return self.endpoints.region(value)
 
-    def known_project(self, region: str, given: str | None = None) -> str | None:
+    def known_project(self, region: str, given: str | None = None) -> ProjectId | None:
         """The project id for a region when no request is needed to know it (given, configured, looked up)."""
         return ids.project_id(given) if given else self._projects.get(region)
 
-    async def project(self, region: str, given: str | None = None) -> str:
+    async def project(self, region: str, given: str | None = None) -> ProjectId:
         """The project id for a region: the one given, the configured one, or IAM's (looked up once)."""
         if given:
             return ids.project_id(given)
@@ -143,7 +144,7 @@ class DMSClient:
                 self._projects[region] = await self._run(lambda: self._lookup_project(region))
             return self._projects[region]
 
-    async def _lookup_project(self, region: str) -> str:
+    async def _lookup_project(self, region: str) -> ProjectId:
         auth = self._ready()
         if not region:
             raise ConfigurationError(
@@ -156,7 +157,7 @@ class DMSClient:
             found = await auth.project_of(ProjectScope(iam, project_name=name))
             if not found:
                 raise ConfigurationError(f"IAM's token for project {name!r} names no project id; set BGTASK_PROJECT_ID")
-            project = found
+            project = ids.project_id(found)  # an id from IAM: checked as it comes in
         else:
             prepared = await auth.prepare(ProjectScope(iam))
             reply = await self.http.request(
@@ -167,7 +168,7 @@ class DMSClient:
                 headers=prepared.headers,
                 auth=prepared.auth,
             )
-            project = project_from(reply, name)
+            project = ids.project_id(project_from(reply, name))  # an id from IAM: checked as it comes in
         log.info("project of region %s (%s) found in IAM: %s", region, name, project)
         return project
 
@@ -187,24 +188,24 @@ class DMSClient:
 
     # -- the API ----------------------------------------------------------------------------------------------
 
-    def _tasks_path(self, project: str, instance: str) -> str:
-        # every segment is checked to be hex or a UUID: nothing needs (or may get) escaping
-        return f"/v2/{ids.project_id(project)}/instances/{ids.instance_id(instance)}/tasks"
+    def _tasks_path(self, project: ProjectId, instance: InstanceId) -> str:
+        # every segment was checked to be hex or a UUID (the types say so): nothing needs (or may get) escaping
+        return f"/v2/{project}/instances/{instance}/tasks"
 
-    async def show_task(self, region: str, project: str, instance: str, task: str) -> WireTaskList:
+    async def show_task(self, region: str, project: ProjectId, instance: InstanceId, task: TaskId) -> WireTaskList:
         """ShowBackgroundTask. Raises ``TaskNotFound`` when DMS answers with an empty envelope."""
-        path = f"{self._tasks_path(project, instance)}/{ids.task_id(task)}"
+        path = f"{self._tasks_path(project, instance)}/{task}"
         reply = await self._get("ShowBackgroundTask", region, instance, path, [], project, too_large=_LARGE_TASK)
         result = WireTaskList.from_json(reply.json_object(self.endpoints.dms(region)), simulated=reply.simulated)
         if not result.tasks:
-            raise TaskNotFound(ids.task_id(task), ids.instance_id(instance), reply.request_id)
+            raise TaskNotFound(task, instance, reply.request_id)
         return result
 
     async def list_tasks(
         self,
         region: str,
-        project: str,
-        instance: str,
+        project: ProjectId,
+        instance: InstanceId,
         *,
         start: int = 1,
         limit: int = 10,
@@ -221,8 +222,8 @@ class DMSClient:
     async def list_scheduled_tasks(
         self,
         region: str,
-        project: str,
-        instance: str,
+        project: ProjectId,
+        instance: InstanceId,
         *,
         start: int = 1,
         limit: int = 10,
@@ -231,7 +232,7 @@ class DMSClient:
     ) -> WireTaskList:
         """ListScheduledTasks: one page of the instance's scheduled tasks (``job_count`` read as the total)."""
         query = _page_query(start, limit, begin_time, end_time)
-        path = f"/v2/{ids.project_id(project)}/instances/{ids.instance_id(instance)}/scheduled-tasks"
+        path = f"/v2/{project}/instances/{instance}/scheduled-tasks"
         reply = await self._get("ListScheduledTasks", region, instance, path, query, project)
         return WireTaskList.from_scheduled(reply.json_object(self.endpoints.dms(region)), simulated=reply.simulated)
 
@@ -239,13 +240,15 @@ class DMSClient:
         """The instance's engine, when a list_instances answer named it."""
         return self._engines.get((region, instance.lower()))
 
-    async def task_progress(self, region: str, project: str, instance: str, task: str) -> WireProgress | None:
+    async def task_progress(
+        self, region: str, project: ProjectId, instance: InstanceId, task: TaskId
+    ) -> WireProgress | None:
         """ShowBackgroundTaskProgress (Kafka and RocketMQ; scale-out tasks): read once, never retried; None when
         the engine has no such endpoint or the task has no progress."""
         key = (region, instance.lower())
         if key in self._no_progress or self.engine_of(region, instance) not in (None, *PROGRESS_ENGINES):
             return None  # RabbitMQ has no progress endpoint: never asked once its engine is known
-        path = f"{self._tasks_path(project, instance)}/{ids.task_id(task)}/progress"
+        path = f"{self._tasks_path(project, instance)}/{task}/progress"
         try:
             reply = await self._get("ShowBackgroundTaskProgress", region, instance, path, [], project, attempts=1)
         except APIError as exc:
@@ -259,7 +262,7 @@ class DMSClient:
     async def list_instances(
         self,
         region: str,
-        project: str,
+        project: ProjectId,
         engine: str,
         *,
         name: str | None = None,
@@ -271,7 +274,7 @@ class DMSClient:
         created included (the API hides them without ``include_failure=true``)."""
         query = [("engine", engine), ("offset", str(offset)), ("limit", str(limit)), ("include_failure", "true")]
         query += [(k, v) for k, v in (("name", name), ("status", status)) if v]
-        path = f"/v2/{ids.project_id(project)}/instances"
+        path = f"/v2/{project}/instances"
         reply = await self._get("ListInstances", region, None, path, query, project, engine=engine)
         raw = reply.json_object(self.endpoints.dms(region, engine))
         result = WireInstanceList.from_json(raw, simulated=reply.simulated)
@@ -283,11 +286,11 @@ class DMSClient:
     async def list_traces(
         self,
         region: str,
-        project: str,
+        project: ProjectId,
         *,
         since_ms: int,
         until_ms: int,
-        resource_id: str | None = None,
+        resource_id: InstanceId | None = None,
         marker: str | None = None,
         limit: int = 200,
     ) -> WireTracePage:
@@ -301,10 +304,10 @@ class DMSClient:
             ("limit", str(limit)),
         ]
         if resource_id:
-            query.append(("resource_id", ids.instance_id(resource_id)))
+            query.append(("resource_id", resource_id))
         if marker:
             query.append(("next", _marker(marker)))
-        path = f"/v3/{ids.project_id(project)}/traces"
+        path = f"/v3/{project}/traces"
         reply = await self._get("ListTraces", region, None, path, query, project, service="cts")
         return WireTracePage.from_json(reply.json_object(self.endpoints.cts(region)), simulated=reply.simulated)
 
@@ -327,7 +330,7 @@ class DMSClient:
         auth = self._ready()
         engine = engine or (self._engines.get((region, instance.lower())) if instance else None)
         endpoint = self.endpoints.cts(region) if service == "cts" else self.endpoints.dms(region, engine)
-        headers = {"X-Project-Id": ids.project_id(project)}
+        headers = {"X-Project-Id": project}
         scope = ProjectScope(self._iam(region), project_id=headers["X-Project-Id"])
         attempt = _Attempt(self.http, auth, scope, endpoint, path, query, headers, too_large)
         with dms_span(operation, "GET", _TEMPLATES[operation]) as span:

@@ -36,7 +36,7 @@ async def get_background_task(
     return await task_detail(service, target, instance, task)
 
 
-async def task_detail(service: TaskService, target: Target, instance: str, task: str) -> TaskDetail:
+async def task_detail(service: TaskService, target: Target, instance: ids.InstanceId, task: ids.TaskId) -> TaskDetail:
     """The task, with its progress while it runs (the tool and the task resource answer the same)."""
     found = await service.read_task(target, instance, task)
     progress = None

@@ -24,6 +24,7 @@ from bgtask_mcp import ids
 from bgtask_mcp.boundary import message_of
 from bgtask_mcp.changes import Filters, Fleet, Window, merge
 from bgtask_mcp.dms.errors import DMSError, InvalidArgument
+from bgtask_mcp.ids import InstanceId
 from bgtask_mcp.models import ChangeList, Partial
 from bgtask_mcp.redaction import shown
 from bgtask_mcp.service import FROM_SCHEDULED, Target, TaskService
@@ -205,8 +206,9 @@ class FleetReader:
                     )
                     self.simulated |= simulated
                     for instance in page:
-                        if self._wanted(instance.instance_id, instance.name):
-                            fleet.instances[instance.instance_id] = instance
+                        usable = ids.INSTANCE.matches(instance.instance_id.lower())  # else no request could name it
+                        if usable and self._wanted(instance.instance_id, instance.name):
+                            fleet.instances[ids.instance_id(instance.instance_id)] = instance
                     offset += len(page)
                     if not page or offset >= total:
                         break
@@ -221,7 +223,7 @@ class FleetReader:
     def _wanted(self, instance_id: str, name: str) -> bool:
         return not self.query or self.query == instance_id or self.query in name.lower()
 
-    async def _tasks(self, target: Target, fleet: Fleet, instance_id: str) -> None:
+    async def _tasks(self, target: Target, fleet: Fleet, instance_id: InstanceId) -> None:
         begin, end = dms_time_of(self.window.since), dms_time_of(self.window.until)
         try:
             start = 1
@@ -240,10 +242,10 @@ class FleetReader:
         except DMSError as exc:
             self._failed(fleet, instance_id, "tasks", exc)
 
-    async def _scheduled(self, target: Target, fleet: Fleet, instance_id: str) -> None:
+    async def _scheduled(self, target: Target, fleet: Fleet, instance_id: InstanceId) -> None:
         try:
             page = await self.service.scheduled_page(
-                target, ids.instance_id(instance_id), start=1, limit=TASK_PAGE, begin=dms_time_of(self.window.since),
+                target, instance_id, start=1, limit=TASK_PAGE, begin=dms_time_of(self.window.since),
                 end=None,
             )  # fmt: skip
             fleet.scheduled[instance_id].extend(page.tasks)
