@@ -22,6 +22,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
+from bgtask_mcp import ids
 from bgtask_mcp.clock import SYSTEM_CLOCK, Clock
 from bgtask_mcp.config import Settings
 from bgtask_mcp.dms import context
@@ -100,7 +101,9 @@ def dms_client(settings: Settings, clock: Clock | None = None, **options: Any) -
 
 
 async def show(client: DMSClient, instance: str = KAFKA, task: str = TASK, project: str = PROJECT) -> WireTaskList:
-    return await client.show_task("eu-de", project, instance, task)
+    """ShowBackgroundTask with the ids checked as every caller checks them where they come in (the client takes
+    only checked ids: InstanceId, TaskId, ProjectId)."""
+    return await client.show_task("eu-de", ids.project_id(project), ids.instance_id(instance), ids.task_id(task))
 
 
 async def healthy(client: DMSClient) -> None:

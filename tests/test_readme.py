@@ -4,9 +4,11 @@ the README stays a page a newcomer reads, and the benchmark table has its place 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,3 +138,48 @@ def test_the_configuration_table_is_made_from_the_settings_table() -> None:
         doc = read("docs/configuration.md")
         end = doc.index("<!-- /settings:table -->")
     assert doc[start:end] == markdown_table() + "\n"
+
+
+def reference_of(tools: list[Any]) -> str:
+    """The tools' arguments as tables, from the live tools/list (what every client reads)."""
+    lines: list[str] = []
+    for tool in tools:
+        schema = tool.input_schema
+        required = set(schema.get("required", []))
+        lines += [f"### `{tool.name}`: arguments", "", f"{tool.title}. Read-only: {tool.annotations.read_only_hint}; "
+                  f"idempotent: {tool.annotations.idempotent_hint}.", "",
+                  "| argument | type | required | default | what it is |", "|---|---|---|---|---|"]  # fmt: skip
+        for name, prop in schema["properties"].items():
+            branch = next((b for b in prop.get("anyOf", []) if b.get("type") != "null"), prop)
+            kind = branch.get("type", "any") + (f" ({', '.join(branch['enum'])})" if "enum" in branch else "")
+            default = prop.get("default")
+            shown = "" if default is None or name in required else f"`{json.dumps(default)}`"
+            description = (branch.get("description") or prop.get("description") or "").replace("|", "\\|")
+            lines.append(f"| `{name}` | {kind} | {'yes' if name in required else 'no'} | {shown} | {description} |")
+        fields = ", ".join(f"`{f}`" for f in (tool.output_schema or {}).get("properties", {}))
+        lines += ["", f"Answers (`structuredContent`): {fields}.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+@pytest.mark.anyio
+async def test_the_tool_reference_is_made_from_the_live_tools_list() -> None:
+    """docs/tools.md's reference section is tools/list as clients see it (default settings, one cloud);
+    regenerate with BGTASK_UPDATE_SNAPSHOTS=1 after a schema change."""
+    import os
+
+    from mcp import Client
+
+    from bgtask_mcp.config import load_settings
+    from bgtask_mcp.server import build_server
+
+    async with Client(build_server(load_settings({"BGTASK_REGION": "eu-de"})), mode="legacy") as client:
+        tools = (await client.list_tools()).tools
+    made = reference_of(tools)
+    doc = read("docs/tools.md")
+    start = doc.index("\n", doc.index("<!-- tools:reference")) + 1
+    end = doc.index("<!-- /tools:reference -->")
+    if os.environ.get("BGTASK_UPDATE_SNAPSHOTS") == "1":
+        (ROOT / "docs" / "tools.md").write_text(doc[:start] + made + doc[end:], encoding="utf-8")
+        doc = read("docs/tools.md")
+        end = doc.index("<!-- /tools:reference -->")
+    assert doc[start:end] == made
