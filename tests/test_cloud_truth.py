@@ -147,7 +147,15 @@ async def test_instances_show_their_running_task_and_failed_creations(mcp_client
 
 
 def test_every_fact_names_its_source() -> None:
-    for table in ("error_codes", "task_statuses", "step_statuses", "task_names", "instance_statuses", "trace_names"):
+    for table in (
+        "error_codes",
+        "task_statuses",
+        "step_statuses",
+        "task_names",
+        "instance_statuses",
+        "trace_names",
+        "dms_operations",
+    ):
         for row in facts.rows(table):
             assert row["source"].strip(), (table, row)
     assert set(facts.task_statuses()) == DOCUMENTED_STATUSES

@@ -266,3 +266,39 @@ async def test_a_refused_signature_reads_the_same(simulator: Simulator) -> None:
     ours = caught.value
     assert (theirs.status_code, theirs.error_code) == (ours.status, ours.error_code) == (401, "APIG.0301")
     assert theirs.error_msg == ours.error_msg
+
+
+# The official SDK's name of each DMS operation in facts/dms_operations.csv (RabbitMQ lists its instances under
+# another name); RabbitMQ has no progress endpoint.
+SDK_OPERATIONS = {
+    "ShowBackgroundTask": "show_background_task",
+    "ListBackgroundTasks": "list_background_tasks",
+    "ShowBackgroundTaskProgress": "show_background_task_progress",
+    "DeleteBackgroundTask": "delete_background_task",
+    "ListScheduledTasks": "list_scheduled_tasks",
+    "ListInstances": "list_instances",
+}
+
+
+def test_the_operations_table_is_the_sdks(engine: Engine) -> None:
+    """Every DMS operation of the one table the client and the simulator's routes are made from has the method and
+    path the official SDK of each engine sends (read from the SDK's own request description)."""
+    from bgtask_mcp import facts
+
+    sdk = engine.client.__self__  # type: ignore[attr-defined]  # the SDK client class (new_builder is its classmethod)
+    checked = []
+    for name, operation in facts.operations().items():
+        if operation.service != "dms":
+            continue
+        method = SDK_OPERATIONS[name]
+        if engine.name == "rabbitmq" and name == "ListInstances":
+            method = "list_instances_details"
+        info = getattr(sdk, f"_{method}_http_info", None)
+        if info is None:
+            assert engine.name == "rabbitmq" and name == "ShowBackgroundTaskProgress", (engine.name, name)
+            continue
+        request = getattr(engine.model, "".join(part.capitalize() for part in method.split("_")) + "Request")()
+        described = info(request)
+        assert (described["method"], described["resource_path"]) == (operation.method, operation.path), name
+        checked.append(name)
+    assert len(checked) >= 5

@@ -2,9 +2,9 @@
 
 Knows HTTP, IAM and DMS, nothing of MCP. Every call runs inside one call budget (``context.call_scope``):
 one deadline for all its attempts, their backoff and any IAM request; a retry that could not finish in time
-is not started. Ids are checked against the formats DMS accepts, so no request ever leaves for another path:
-only the GETs of ``_TEMPLATES`` (tasks, scheduled tasks, progress, instances) and the IAM project lookup or
-login are ever sent.
+is not started. Ids are checked against the formats DMS accepts where they come in (the types say so), so no
+request ever leaves for another path: only the operations of ``facts/dms_operations.csv`` used by the client
+(tasks, scheduled tasks, progress, instances, CTS traces, the IAM project lookup and login) are ever sent.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import httpx2
 
-from bgtask_mcp import ids
+from bgtask_mcp import facts, ids
 from bgtask_mcp.clock import SYSTEM_CLOCK, Clock
 from bgtask_mcp.config import CloudSettings, Limits
 from bgtask_mcp.dms import context
@@ -35,8 +35,6 @@ from bgtask_mcp.dms.errors import (
 )
 from bgtask_mcp.dms.iam import (
     MAX_TOKEN_RESPONSE_BYTES,
-    PROJECTS_PATH,
-    TOKENS_PATH,
     IssuedToken,
     ProjectScope,
     issued_token,
@@ -162,7 +160,7 @@ class DMSClient:
             prepared = await auth.prepare(ProjectScope(iam))
             reply = await self.http.request(
                 "GET",
-                iam + PROJECTS_PATH,
+                iam + _path("KeystoneListProjects"),
                 endpoint=iam,
                 query=[("name", name)],
                 headers=prepared.headers,
@@ -188,13 +186,9 @@ class DMSClient:
 
     # -- the API ----------------------------------------------------------------------------------------------
 
-    def _tasks_path(self, project: ProjectId, instance: InstanceId) -> str:
-        # every segment was checked to be hex or a UUID (the types say so): nothing needs (or may get) escaping
-        return f"/v2/{project}/instances/{instance}/tasks"
-
     async def show_task(self, region: str, project: ProjectId, instance: InstanceId, task: TaskId) -> WireTaskList:
         """ShowBackgroundTask. Raises ``TaskNotFound`` when DMS answers with an empty envelope."""
-        path = f"{self._tasks_path(project, instance)}/{task}"
+        path = _path("ShowBackgroundTask", project_id=project, instance_id=instance, task_id=task)
         reply = await self._get("ShowBackgroundTask", region, instance, path, [], project, too_large=_LARGE_TASK)
         result = WireTaskList.from_json(reply.json_object(self.endpoints.dms(region)), simulated=reply.simulated)
         if not result.tasks:
@@ -214,9 +208,8 @@ class DMSClient:
     ) -> WireTaskList:
         """ListBackgroundTasks: one page, newest first; ``task_count`` is the total matching."""
         query = _page_query(start, limit, begin_time, end_time)
-        reply = await self._get(
-            "ListBackgroundTasks", region, instance, self._tasks_path(project, instance), query, project
-        )
+        path = _path("ListBackgroundTasks", project_id=project, instance_id=instance)
+        reply = await self._get("ListBackgroundTasks", region, instance, path, query, project)
         return WireTaskList.from_json(reply.json_object(self.endpoints.dms(region)), simulated=reply.simulated)
 
     async def list_scheduled_tasks(
@@ -232,7 +225,7 @@ class DMSClient:
     ) -> WireTaskList:
         """ListScheduledTasks: one page of the instance's scheduled tasks (``job_count`` read as the total)."""
         query = _page_query(start, limit, begin_time, end_time)
-        path = f"/v2/{project}/instances/{instance}/scheduled-tasks"
+        path = _path("ListScheduledTasks", project_id=project, instance_id=instance)
         reply = await self._get("ListScheduledTasks", region, instance, path, query, project)
         return WireTaskList.from_scheduled(reply.json_object(self.endpoints.dms(region)), simulated=reply.simulated)
 
@@ -248,7 +241,7 @@ class DMSClient:
         key = (region, instance.lower())
         if key in self._no_progress or self.engine_of(region, instance) not in (None, *PROGRESS_ENGINES):
             return None  # RabbitMQ has no progress endpoint: never asked once its engine is known
-        path = f"{self._tasks_path(project, instance)}/{task}/progress"
+        path = _path("ShowBackgroundTaskProgress", project_id=project, instance_id=instance, task_id=task)
         try:
             reply = await self._get("ShowBackgroundTaskProgress", region, instance, path, [], project, attempts=1)
         except APIError as exc:
@@ -274,7 +267,7 @@ class DMSClient:
         created included (the API hides them without ``include_failure=true``)."""
         query = [("engine", engine), ("offset", str(offset)), ("limit", str(limit)), ("include_failure", "true")]
         query += [(k, v) for k, v in (("name", name), ("status", status)) if v]
-        path = f"/v2/{project}/instances"
+        path = _path("ListInstances", project_id=project)
         reply = await self._get("ListInstances", region, None, path, query, project, engine=engine)
         raw = reply.json_object(self.endpoints.dms(region, engine))
         result = WireInstanceList.from_json(raw, simulated=reply.simulated)
@@ -307,7 +300,7 @@ class DMSClient:
             query.append(("resource_id", resource_id))
         if marker:
             query.append(("next", _marker(marker)))
-        path = f"/v3/{project}/traces"
+        path = _path("ListTraces", project_id=project)
         reply = await self._get("ListTraces", region, None, path, query, project, service="cts")
         return WireTracePage.from_json(reply.json_object(self.endpoints.cts(region)), simulated=reply.simulated)
 
@@ -333,7 +326,7 @@ class DMSClient:
         headers = {"X-Project-Id": project}
         scope = ProjectScope(self._iam(region), project_id=headers["X-Project-Id"])
         attempt = _Attempt(self.http, auth, scope, endpoint, path, query, headers, too_large)
-        with dms_span(operation, "GET", _TEMPLATES[operation]) as span:
+        with dms_span(operation, "GET", facts.operations()[operation].path) as span:
             started = time.perf_counter()
             status = "error"
             try:
@@ -381,7 +374,7 @@ class DMSClient:
         try:
             reply = await self.http.request(
                 "POST",
-                scope.iam + TOKENS_PATH,
+                scope.iam + _path("KeystoneCreateUserTokenByPassword"),
                 endpoint=scope.iam,
                 query=[("nocatalog", "true")],
                 json_body=login_body(creds, scope),
@@ -462,14 +455,12 @@ def _marker(value: str) -> str:
 
 
 _LARGE_TASK = "the task's answer is unusually large; report its X-Request-Id to support"
-_TASKS = "/v2/{project_id}/instances/{instance_id}/tasks"
-_TEMPLATES = {
-    "ShowBackgroundTask": _TASKS + "/{task_id}",
-    "ListBackgroundTasks": _TASKS,
-    "ShowBackgroundTaskProgress": _TASKS + "/{task_id}/progress",
-    "ListScheduledTasks": "/v2/{project_id}/instances/{instance_id}/scheduled-tasks",
-    "ListTraces": "/v3/{project_id}/traces",
-    "ListInstances": "/v2/{project_id}/instances",
-}
+
+
+def _path(operation: str, **ids: str) -> str:
+    """The operation's path from the one table (facts/dms_operations.csv), filled with ids the types say were
+    checked (hex or UUIDs): nothing needs, or may get, escaping."""
+    return facts.operations()[operation].url_path(**ids)
+
 
 __all__ = ["DMSClient", "DMSError", "missing_settings"]

@@ -16,8 +16,6 @@ from bgtask_mcp.dms.transport import Reply
 
 DEFAULT_TOKEN_LIFETIME = 24 * 3600.0
 MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024  # without the service catalogue a token answer is a few KiB
-PROJECTS_PATH = "/v3/projects"
-TOKENS_PATH = "/v3/auth/tokens"
 TOKEN_EXPIRED_CODES = frozenset({"APIG.0307", "DMS.10240102", "DMS.10240101"})
 
 

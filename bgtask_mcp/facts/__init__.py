@@ -93,6 +93,31 @@ class TraceName:
     source: str
 
 
+@dataclass(frozen=True)
+class Operation:
+    """One API operation the product sends (or the simulator serves): its method and path template."""
+
+    name: str
+    method: str
+    path: str  # {project_id}, {instance_id}, {task_id}: ids checked before they fill it
+    service: str  # dms, cts or iam
+    used_by: str  # client (sent by bgtask-mcp) or simulator (served for its control of tasks only)
+    source: str
+
+    def url_path(self, **ids: str) -> str:
+        return self.path.format(**ids)
+
+
+@cache
+def operations() -> dict[str, Operation]:
+    """Every API operation bgtask-mcp sends or its simulator serves, by name: one table for both."""
+    return {
+        row["operation"]: Operation(row["operation"], row["method"], row["path"], row["service"], row["used_by"],
+                                    row["source"])
+        for row in rows("dms_operations")
+    }  # fmt: skip
+
+
 @cache
 def error_codes() -> dict[str, ErrorCode]:
     """Every documented code, once (the first engine's row wins; the message is the same across engines)."""

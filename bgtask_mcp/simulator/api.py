@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bgtask_mcp import ids
+from bgtask_mcp import facts, ids
 from bgtask_mcp.simulator import data, traces
 from bgtask_mcp.simulator.auth import Gateway, Refused
 from bgtask_mcp.simulator.responses import error, ok
@@ -43,18 +43,20 @@ class Api:
         return data.region_of(self.regions_by_port.get(port, data.REGIONS[0].name) if port else data.REGIONS[0].name)
 
     def routes(self) -> list[Route]:
-        base = "/v2/{project_id}/instances/{instance_id}/tasks"
-        return [
-            Route(base, self.listing, methods=["GET"]),
-            Route(base + "/{task_id}", self.show, methods=["GET"]),
-            Route(base + "/{task_id}", self.delete, methods=["DELETE"]),
-            Route(base + "/{task_id}/progress", self.progress, methods=["GET"]),
-            Route("/v2/{project_id}/instances/{instance_id}/scheduled-tasks", self.scheduled, methods=["GET"]),
-            Route("/v2/{project_id}/instances", self.instances, methods=["GET"]),
-            Route("/v3/{project_id}/traces", self.traces, methods=["GET"]),
-            Route("/v3/projects", self.projects, methods=["GET"]),
-            Route("/v3/auth/tokens", self.login, methods=["POST"]),
-        ]
+        """One route per operation of facts/dms_operations.csv: the paths the client sends are the paths served."""
+        handlers = {
+            "ShowBackgroundTask": self.show,
+            "ListBackgroundTasks": self.listing,
+            "ShowBackgroundTaskProgress": self.progress,
+            "DeleteBackgroundTask": self.delete,
+            "ListScheduledTasks": self.scheduled,
+            "ListInstances": self.instances,
+            "ListTraces": self.traces,
+            "KeystoneListProjects": self.projects,
+            "KeystoneCreateUserTokenByPassword": self.login,
+        }
+        table = facts.operations()
+        return [Route(table[name].path, handler, methods=[table[name].method]) for name, handler in handlers.items()]
 
     async def _authorised(self, request: Request) -> Response | None:
         """Credentials, then the project: its format, the header, the token's scope, and this region's."""
