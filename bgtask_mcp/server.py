@@ -19,7 +19,7 @@ from bgtask_mcp.observability.telemetry import NO_TELEMETRY, Telemetry
 from bgtask_mcp.prompts import load_prompts
 from bgtask_mcp.redaction import protect_loggers, register_configured
 from bgtask_mcp.service import TaskService
-from bgtask_mcp.state import AppState
+from bgtask_mcp.state import AppState, RunningServer
 from bgtask_mcp.tools import TOOLS
 from bgtask_mcp.tools.completions import completion_handler
 from bgtask_mcp.tools.resources import GLOSSARY_URI, TASK_URI, glossary_resource, task_resource
@@ -39,7 +39,7 @@ def build_server(
     auth: AuthSettings | None = None,
     verifier: Any = None,
 ) -> MCPServer[AppState]:
-    running: list[AppState] = []  # completion handlers get no context: they read the state from here
+    running = RunningServer()  # completion handlers get no request context: they read the state from here
     register_configured(settings.secrets())  # masked wherever they show up, from the first log line on
     protect_loggers()
 
@@ -47,11 +47,11 @@ def build_server(
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         service = TaskService(settings, clock=clock, shared=shared, telemetry=telemetry)
         state = AppState(service, telemetry)
-        running.append(state)
+        running.started(state)
         try:
             yield state
         finally:
-            running.remove(state)
+            running.stopped(state)
             await service.aclose()
             close = getattr(verifier, "aclose", None)
             if close is not None:
@@ -89,6 +89,6 @@ def build_server(
     )(glossary_resource)
     for prompt in load_prompts():
         mcp.add_prompt(prompt)
-    mcp.completion()(completion_handler(lambda: running[-1] if running else None))  # type: ignore[no-untyped-call]
+    mcp.completion()(completion_handler(running))  # type: ignore[no-untyped-call]
     shape_tools(mcp, settings)
     return mcp

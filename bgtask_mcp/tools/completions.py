@@ -9,7 +9,7 @@ from mcp.types import Completion, CompletionArgument, CompletionContext, PromptR
 
 from bgtask_mcp import vocabulary
 from bgtask_mcp.callers import Seen, current_caller
-from bgtask_mcp.state import AppState
+from bgtask_mcp.state import AppState, RunningServer
 
 MAX_VALUES = 100
 Handler = Callable[
@@ -45,7 +45,7 @@ def candidates(state: AppState, name: str, seen: Seen) -> list[str]:
     return []
 
 
-def completion_handler(state_now: Callable[[], AppState | None]) -> Handler:
+def completion_handler(running: RunningServer) -> Handler:
     """Completion handlers get no request context: the state comes from the running server."""
 
     async def complete(
@@ -53,7 +53,7 @@ def completion_handler(state_now: Callable[[], AppState | None]) -> Handler:
         argument: CompletionArgument,
         context: CompletionContext | None,
     ) -> Completion | None:
-        state = state_now()
+        state = running.current()
         if state is None:
             return Completion(values=[], total=0, has_more=False)
         values = candidates(state, argument.name, state.service.memory.peek(current_caller()))
