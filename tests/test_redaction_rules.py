@@ -52,6 +52,12 @@ SHAPES = {
     "chain after a colon": ("Invalid request parameter: sasl.password=hunter2 does not meet the password policy.",
                             "Invalid request parameter: sasl.password=*** does not meet the password policy."),
     "python repr": ("{'password': 'hunter2', 'topic': 'orders'}", "{'password': '***', 'topic': 'orders'}"),
+    "github token": ("sink repo with ghp_0123456789abcdefghijABCDEFGHIJ012345", "sink repo with ***"),
+    "gitlab token": ("GITLAB glpat-abcdefghij0123456789 ok", "GITLAB *** ok"),
+    "slack token": ("notify via xoxb-123456789012-abcdefghij", "notify via ***"),
+    "aws key id": ("aws id AKIAIOSFODNN7EXAMPLE in eu", "aws id *** in eu"),
+    "sk- api key": ("llm key sk-proj-abcdefghijklmnopqrstuvwx", "llm key ***"),
+    "stripe key": ("billing sk_live_0123456789abcdefghijklmn", "billing ***"),
 }  # fmt: skip
 READABLE = [
     "ssl.truststore.location=/etc/kafka/truststore.jks",
@@ -64,6 +70,7 @@ READABLE = [
     "<topic>orders</topic><user>app</user>",
     "enable=true plugins=rabbitmq_shovel,rabbitmq_federation user_name=app",
     "Check the password policy: at least 8 characters.",
+    "disk-size 100 task-12345678901234567890 high_availability ASIAN-markets ghp_short",
 ]
 
 

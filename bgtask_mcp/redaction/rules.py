@@ -55,6 +55,17 @@ def masked_token(piece: str) -> str:
 
 PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----.*?(?:-----END \1-----|\Z)", re.DOTALL)
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# Credentials whose shape names them, whatever key (if any) they sit under: tokens of GitHub, GitLab, Slack, AWS,
+# Google, OpenAI/Anthropic-style "sk-", Stripe, Hugging Face, npm, SendGrid. What a connector or a CI job pasted
+# into a task's params or a trace's request carries.
+KNOWN_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_-]{20,}"
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}"
+    r"|[sr]k_live_[0-9A-Za-z]{20,}|hf_[A-Za-z]{30,}|npm_[A-Za-z0-9]{36}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,})"
+    r"(?![A-Za-z0-9])"
+)
+KNOWN_TOKEN_TRIGGERS: Final = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox", "AKIA", "ASIA",
+                               "AIza", "sk-", "_live_", "hf_", "npm_", "SG.")  # fmt: skip
 URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://)[^\s/?#@'\"<>]{1,256}@")
 BARE_USERINFO = re.compile(r"(?<![\w/@.:*-])[\w.%+-]{1,64}:[^\s/@'\"<>*]{1,256}@(?=[\w.-])")
 # Authorization header values: a scheme and a credential-shaped word (not "Basic Information page")

@@ -35,6 +35,8 @@ RULES: Final = (
     r.regex_rule("pem_block", ("-----BEGIN",), r.PEM, r.pem,
                  "-----BEGIN PRIVATE KEY-----\nMIIBsecret\n-----END PRIVATE KEY-----"),
     r.regex_rule("jwt", ("eyJ",), r.JWT, lambda _m: r.MASK, "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"),
+    r.regex_rule("known_token", r.KNOWN_TOKEN_TRIGGERS, r.KNOWN_TOKEN, lambda _m: r.MASK,
+                 "connector uses ghp_0123456789abcdefghijABCDEFGHIJ0123456789 for the repo"),
     r.regex_rule("url_userinfo", ("@",), r.URL_USERINFO, lambda m: f"{m.group(1)}{r.MASK}@",
                  "kafka://admin:hunter2@broker-1:9093"),
     r.regex_rule("bare_userinfo", ("@",), r.BARE_USERINFO, lambda _m: f"{r.MASK}@", "admin:hunter2@broker-1"),
@@ -56,7 +58,7 @@ RULES: Final = (
 
 # -- the pre-check ------------------------------------------------------------------------------------------------
 
-_HINT_MARKS: Final = ("=", ":", "@", "-----BEGIN", "eyJ", "</", "-p")
+_HINT_MARKS: Final = ("=", ":", "@", "-----BEGIN", "eyJ", "</", "-p", *r.KNOWN_TOKEN_TRIGGERS)
 _HINT_WORDS = SECRET_WORDS | WEAK_WORDS | {w for pair in SECRET_PAIRS for w in pair if w not in ("id", "str")}
 _HINT_LONG: Final = tuple(sorted({w for w in _HINT_WORDS if len(w) >= 4} | {"bearer", "basic", "digest", "negotiate",
                                                                               "ntlm"}))  # fmt: skip
