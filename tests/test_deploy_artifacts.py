@@ -511,6 +511,15 @@ def test_server_json_matches_the_package() -> None:
             assert item.get("description"), f"{name} needs a description"
             secret = bool(SECRET_NAME_RE.search(name))
             assert bool(item.get("isSecret")) is secret, f"{name}: isSecret should be {secret}"
+    from bgtask_mcp.settings_env import BY_NAME
+
+    for package in server["packages"]:  # what the registry shows agrees with the one settings table
+        for item in package["environmentVariables"]:
+            var = BY_NAME[item["name"]]
+            assert bool(item.get("isSecret")) is var.secret, item["name"]
+            assert item.get("choices", list(var.choices)) == list(var.choices), item["name"]
+            if "default" in item and item["name"] in BY_NAME and var.default is not None:
+                assert item["default"] == var.default, item["name"]
     (token,) = [item for item in oci["environmentVariables"] if item["name"] == "BGTASK_HTTP_TOKEN"]
     assert token.get("isRequired") is True, "the container listens on 0.0.0.0, so the token is required"
     assert token.get("isSecret") is True
