@@ -133,8 +133,8 @@ class TaskList(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    task_count: int = Field(description="The API's total in the time window, not the page size.")
-    tasks: list[Task] = Field(description="Newest first.")
+    task_count: int = Field(description="The API's total, not the page size.")
+    tasks: list[Task]  # newest first
     region: str = ""
     simulated: bool = False  # from the embedded simulator, not a real cloud
     note: str | None = Field(default=None, exclude_if=absent)
@@ -143,9 +143,7 @@ class TaskList(BaseModel):
 class TaskDetail(TaskList):
     """One task, with its progress when DMS reports one."""
 
-    progress: Progress | None = Field(
-        default=None, description="A running Kafka or RocketMQ scale-out task's progress."
-    )
+    progress: Progress | None = None  # a running Kafka or RocketMQ scale-out task's progress
 
 
 class TaskPage(TaskList):
@@ -166,10 +164,7 @@ class WaitResult(BaseModel):
     waited_seconds: float
     task_duration_seconds: float | None  # updated_at - created_at
     polls: int
-    progress: Progress | None = Field(
-        default=None,
-        description="A Kafka or RocketMQ scale-out task's progress as last read.",
-    )
+    progress: Progress | None = None  # a Kafka or RocketMQ scale-out task's progress, as last read
     summary: str
     task: Task
     region: str = ""
@@ -295,7 +290,7 @@ class ChangeList(BaseModel):
     """What changed across the fleet, newest first."""
 
     change_count: int = Field(description="Changes found in the window (all pages).")
-    changes: list[Change] = Field(description="Newest first, at most limit.")
+    changes: list[Change]  # newest first, at most limit
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last.")
     regions: list[str]
     partial: list[Partial] = Field(description="What could not be read; the rest is complete.")

@@ -15,7 +15,7 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 MAX_LOOKBACK = timedelta(days=3653)
 
-HELP = "ISO 8601 (2026-11-28T09:00:00Z; naive is UTC), YYYYMMDDHHmmss (UTC) or a duration back from now (90m, 24h, 7d)"
+HELP = "ISO 8601 (naive is UTC), YYYYMMDDHHmmss (UTC), or back from now: 90m, 24h, 7d"
 
 
 def to_dms_time(value: str, *, now: datetime | None = None) -> str:

@@ -47,7 +47,7 @@ ProjectId = Annotated[
     str | None,
     Field(
         json_schema_extra=MAX_ID_LENGTH,
-        description="Project ID; null (almost always right): the region's own.",
+        description="Project ID; null: the region's own.",
     ),
 ]
 Cloud = Annotated[

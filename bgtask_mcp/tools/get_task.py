@@ -27,8 +27,8 @@ async def get_background_task(
     """Look up one background task of a DMS instance (Kafka, RabbitMQ, RocketMQ) by its id.
 
     Use it for "did that change finish, and what did it change?" with a task id or an operation's job_id:
-    status, who started it, times, params decoded (secrets masked), progress steps while a Kafka or RocketMQ
-    scale-out runs. No id? list_background_tasks(name=..., limit=1).
+    status, who, when, params decoded (secrets masked), progress while a scale-out runs. No id?
+    list_background_tasks(name=..., limit=1).
     """
     instance, task = ids.instance_id(instance_id), ids.task_id(task_id)
     service = state_of(ctx).service

@@ -72,8 +72,8 @@ async def list_changes(
     """What changed on DMS instances (Kafka, RabbitMQ, RocketMQ) across regions, and who did it, in one call.
 
     Use it first for "what changed?", "who did that?", "anything since 22:00?": tasks, planned tasks and the
-    Cloud Trace Service audit trail (topics, users, passwords, offsets), newest first; a trace that started a
-    task is joined to it, with the real user and source IP. partial lists what could not be read.
+    audit trail (topics, users, passwords, offsets), newest first; a trace that started a task is joined to
+    it, with the real user. partial lists what could not be read.
     """
     state = state_of(ctx)
     service = state.service

@@ -54,8 +54,8 @@ async def list_instances(
     """Find DMS instances (Kafka, RabbitMQ, RocketMQ) by name and turn a name into its instance_id.
 
     Use it first whenever the user names an instance ("prod-events"), then pass its instance_id to the task
-    tools; region=... when the user names one ("in eu-nl"). Each comes with engine, version, status and
-    current_task (what runs on it now); never addresses or credentials.
+    tools; region=... when the user names one. Each comes with engine, status and current_task (what runs
+    now).
     """
     service = state_of(ctx).service
     target = await service.target(cloud, region, project_id)

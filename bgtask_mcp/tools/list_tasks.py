@@ -50,7 +50,7 @@ Scheduled = Annotated[
 StatusFilter = Annotated[
     str | None,
     Field(
-        description=f"Statuses, comma-separated: {vocabulary.status_names()}; "
+        description=f"Comma-separated, of {vocabulary.status_names()}; "
         f"{vocabulary.RUNNING_ALIAS} = {','.join(sorted(vocabulary.RUNNING_STATUSES))}."
     ),
 ]
@@ -73,8 +73,8 @@ async def list_background_tasks(
     """List the background tasks of a DMS instance, newest first, params decoded (secrets masked).
 
     Use it for "what changed on this instance?", the latest task of a kind (name=..., limit=1) when an
-    operation returned no job_id, or failed tasks (status=FAILED); filters page the API for you (up to 1000
-    tasks), next_start continues. scheduled=true answers "what is planned?".
+    operation returned no job_id, or failed tasks (status=FAILED). scheduled=true answers "what is
+    planned?".
     """
     instance = ids.instance_id(instance_id)
     first, size = or_default(start, 1), or_default(limit, DEFAULT_LIMIT)

@@ -7,8 +7,9 @@
 - ``region`` names the server's default region.
 - Output schemas are inlined (no ``$ref``) and say what a model needs to read an answer: the top-level fields
   with their descriptions, the nested ones by name and type only (their meaning is the tool's description and
-  the glossary's); ``anyOf [X, null]`` is written ``type: [X, "null"]`` and "any JSON value" is ``{}``. A client
-  validating ``structuredContent`` resolves nothing and accepts every answer it accepted before.
+  the glossary's). Unions stay ``anyOf`` branches of one ``type`` each, never a ``type`` array nor an untyped
+  ``{}``: the Inspector's strict lint flags both as unportable (single-``type`` dialects such as Gemini's reject
+  them). A client validating ``structuredContent`` resolves nothing.
 - No generated ``title``s, no ``default: null`` (absent means null), docstrings without their indentation: every
   ``tools/list`` costs the model its tokens, so each byte of it says something.
 """
@@ -75,7 +76,6 @@ def shape_output(schema: dict[str, Any]) -> dict[str, Any]:
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
             target = {k: v for k, v in definitions[ref.removeprefix("#/$defs/")].items() if k != "description"}
             node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}  # the field's words, not the class's
-        node = _compact_union(node)
         kept: dict[str, Any] = {}
         for key, value in node.items():
             if key in ("$defs", "title", "default") or (key == "required" and depth > 0):
@@ -89,21 +89,6 @@ def shape_output(schema: dict[str, Any]) -> dict[str, Any]:
         return kept
 
     return resolve(schema, 0)  # type: ignore[no-any-return]
-
-
-JSON_TYPES = {"object", "array", "string", "number", "boolean", "null"}
-
-
-def _compact_union(node: dict[str, Any]) -> dict[str, Any]:
-    """``anyOf`` of bare types as one ``type`` list; of every JSON type as no constraint at all."""
-    branches = node.get("anyOf")
-    if not isinstance(branches, list) or not all(isinstance(b, dict) and set(b) == {"type"} for b in branches):
-        return node
-    rest = {k: v for k, v in node.items() if k != "anyOf"}
-    types = [b["type"] for b in branches]
-    if set(types) == JSON_TYPES:
-        return rest
-    return {**rest, "type": types}
 
 
 def shape_tools(mcp: MCPServer[Any], settings: Settings) -> None:

@@ -44,8 +44,8 @@ PollInterval = Annotated[
     Field(
         ge=0.2,
         le=60,
-        description=f"First pause between reads in seconds, 0.2 to 60; default {DEFAULT_POLL_SECONDS:g}; "
-        f"grows by half each read, up to {MAX_POLL_SECONDS:g}.",
+        description=f"First pause in seconds, 0.2 to 60; default {DEFAULT_POLL_SECONDS:g}; grows by half each "
+        f"read, up to {MAX_POLL_SECONDS:g}.",
     ),
 ]
 
