@@ -34,11 +34,12 @@ class LoadResult:
         return done / self.seconds if self.seconds else 0.0
 
 
-def request_bytes(port: int, body: bytes, tool: str) -> bytes:
+def request_bytes(port: int, body: bytes, tool: str, extra_headers: str = "") -> bytes:
+    """One tools/call request; ``extra_headers`` are whole ``Name: value\\r\\n`` lines (an Authorization)."""
     head = (
         f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json, text/event-stream\r\n"
         f"Content-Type: application/json\r\nMcp-Protocol-Version: {LEGACY}\r\nMcp-Method: tools/call\r\n"
-        f"Mcp-Name: {tool}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Mcp-Name: {tool}\r\n{extra_headers}Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bench.common import LEGACY, PY, HttpServer, Simulator, call_body, example_arguments, free_port, ours_env
-from bench.loadgen import _read_response, check_answer
+from bench.common import PY, HttpServer, Simulator, call_body, example_arguments, free_port, ours_env
+from bench.loadgen import _read_response, check_answer, request_bytes
 from bench.report import Row
 from bgtask_mcp.simulator import data
 
@@ -96,15 +96,6 @@ async def scrape(port: int) -> dict[str, float]:
     return {name.decode(): float(value) for name, value in METRIC.findall(body)}
 
 
-def request(port: int, token: str, body: bytes, tool: str) -> bytes:
-    head = (
-        f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json, text/event-stream\r\n"
-        f"Content-Type: application/json\r\nMcp-Protocol-Version: {LEGACY}\r\nMcp-Method: tools/call\r\n"
-        f"Mcp-Name: {tool}\r\nAuthorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
 async def send_all(port: int, tokens: Iterator[str], body: bytes, tool: str, marker: bytes) -> int:
     """Every token once, over CONNECTIONS keep-alive connections; the number of correct answers."""
     correct = 0
@@ -114,7 +105,7 @@ async def send_all(port: int, tokens: Iterator[str], body: bytes, tool: str, mar
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             for token in tokens:  # shared: each token is sent by exactly one connection
-                writer.write(request(port, token, body, tool))
+                writer.write(request_bytes(port, body, tool, f"Authorization: Bearer {token}\r\n"))
                 status, answer = await _read_response(reader)
                 problem = check_answer(status, answer, marker)
                 if problem:
